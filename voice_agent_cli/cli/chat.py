@@ -1,0 +1,301 @@
+"""``va chat``: a text conversation with the agent.
+
+Three ways in, one agent: ``--message`` (one turn), standard input (one turn
+per line, for scripts and pipes) and, on a terminal, an interactive REPL with
+line editing, history and slash commands. Replies stream as they are generated;
+``--json`` prints one JSON object per turn instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, TextIO
+
+import typer
+
+from voice_agent_cli.cli.common import (
+    JsonOption,
+    ProfileOption,
+    load,
+    loading_status,
+    print_json,
+    stderr_console,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from voice_agent_cli.config import Settings
+    from voice_agent_cli.core.agent import Agent
+    from voice_agent_cli.core.events import TurnEvent
+
+REPL_HELP = """\
+Commands:
+  /help      this help
+  /reset     forget the conversation so far
+  /history   show the conversation the LLM sees
+  /exit      leave (also /quit, Ctrl-D)
+Ctrl-C stops a reply in progress; at the prompt it leaves."""
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``va chat`` to ``app``."""
+    app.command(help="Chat with the agent in text: a REPL, --message, or lines on stdin.")(chat)
+
+
+def chat(
+    message: str | None = typer.Option(
+        None, "--message", "-m", help="Send one message, print the reply, exit."
+    ),
+    json_output: bool = JsonOption,
+    llm: str | None = typer.Option(
+        None, "--llm", help="LLM provider: local, gemini or auto. Env: VA_LLM."
+    ),
+    model: str | None = typer.Option(
+        None, "--model", help="Gemini model name, or a GGUF file for the local provider."
+    ),
+    system: str | None = typer.Option(None, "--system", help="Replace the system prompt."),
+    timeout: float | None = typer.Option(
+        None, "--timeout", help="LLM request timeout in seconds (first chunk and between chunks)."
+    ),
+    profile: str | None = ProfileOption,
+    show_config: bool = typer.Option(
+        False, "--show-config", help="Print the effective configuration (secrets masked) and exit."
+    ),
+) -> None:
+    """Chat with the agent."""
+    settings = _settings(profile, llm=llm, model=model, system=system, timeout=timeout)
+    if show_config:
+        _show_config(settings, json_output)
+        return
+    session = ChatSession(settings, json_output=json_output)
+    if message is not None:
+        session.run_scripted([message])
+    elif not sys.stdin.isatty():
+        session.run_scripted(_lines(sys.stdin))
+    else:
+        session.run_repl()
+
+
+def _settings(
+    profile: str | None,
+    *,
+    llm: str | None,
+    model: str | None,
+    system: str | None,
+    timeout: float | None,
+) -> Settings:
+    overrides = {
+        "llm.provider": llm,
+        "llm.system_prompt": system,
+        "llm.request_timeout_s": timeout,
+    }
+    settings = load(profile, overrides)
+    if model is None:
+        return settings
+    # --model means the model of whichever provider ends up answering.
+    key = "gemini.model" if settings.llm_provider == "gemini" else "local.model_path"
+    return load(profile, {**overrides, key: model})
+
+
+def _show_config(settings: Settings, json_output: bool) -> None:
+    described = settings.describe()
+    if json_output:
+        print_json(described)
+        return
+    from rich.console import Console
+    from rich.pretty import Pretty
+
+    Console(highlight=False).print(Pretty(described, expand_all=True))
+
+
+def _lines(stream: TextIO) -> Iterator[str]:
+    for line in stream:
+        if line.strip():
+            yield line.strip()
+
+
+class ChatSession:
+    """One conversation on one event loop, rendered to the terminal or as JSON."""
+
+    def __init__(self, settings: Settings, *, json_output: bool) -> None:
+        self.settings = settings
+        self.json_output = json_output
+        self.err: Console = stderr_console()
+        self._runner = asyncio.Runner()
+        self._stack = AsyncExitStack()
+        self._agent: Agent | None = None
+
+    # -- modes -----------------------------------------------------------------
+
+    def run_scripted(self, messages: Iterable[str]) -> None:
+        """Answer each message in turn; the first failure ends the run with its exit code."""
+        try:
+            for text in messages:
+                self._runner.run(self._turn(text))
+        finally:
+            self.close()
+
+    def run_repl(self) -> None:
+        """An interactive conversation until /exit, Ctrl-D or Ctrl-C at the prompt."""
+        from voice_agent_cli.errors import VAError
+
+        history = _ReadlineHistory()
+        self.err.print(f"[bold]va chat[/] ({self._describe_llm()}) - /help for commands, /exit to leave")
+        try:
+            self._ensure_agent()
+            while True:
+                try:
+                    line = input("you> ").strip()
+                except (EOFError, KeyboardInterrupt):
+                    sys.stdout.write("\n")
+                    break
+                if not line:
+                    continue
+                if line.startswith("/"):
+                    if not self._command(line):
+                        break
+                    continue
+                try:
+                    self._runner.run(self._turn(line, label="va> "))
+                except KeyboardInterrupt:
+                    sys.stdout.write("\n")
+                    self.err.print("[dim](reply interrupted)[/]")
+                except VAError as exc:
+                    sys.stdout.write("\n")
+                    self.err.print(f"[red]va:[/] {exc}")
+        finally:
+            history.save()
+            self.close()
+
+    def close(self) -> None:
+        """Close the agent and the event loop (idempotent)."""
+        if self._runner is None:
+            return
+        try:
+            self._runner.run(self._stack.aclose())
+        finally:
+            self._runner.close()
+            self._runner = None  # type: ignore[assignment]
+
+    # -- internals -------------------------------------------------------------
+
+    def _describe_llm(self) -> str:
+        profile = self.settings.profile
+        if self.settings.llm_provider == "gemini":
+            return f"gemini:{profile.gemini.model}"
+        path = profile.local.model_path
+        return f"local:{path.name if path else 'qwen2.5-coder-0.5b-instruct'}"
+
+    def _ensure_agent(self) -> Agent:
+        if self._agent is None:
+            self._agent = self._runner.run(self._open_agent())
+        return self._agent
+
+    async def _open_agent(self) -> Agent:
+        from voice_agent_cli.core.build import open_agent
+
+        message = "Loading the local model..." if self.settings.llm_provider == "local" else ""
+        with loading_status(message or "Connecting...") as progress:
+            agent = await self._stack.enter_async_context(
+                open_agent(self.settings, progress=progress)
+            )
+            await agent.start()
+        return agent
+
+    async def _turn(self, text: str, label: str = "") -> None:
+        agent = self._agent or await self._open_agent()
+        self._agent = agent
+        renderer = _TurnRenderer(self.json_output, sys.stdout, self.err, label)
+        async for event in agent.run_turn(text):
+            renderer.show(event)
+
+    def _command(self, line: str) -> bool:
+        """Run a slash command; ``False`` means leave the REPL."""
+        command = line.split()[0].lower()
+        if command in ("/exit", "/quit"):
+            return False
+        if command == "/help":
+            self.err.print(REPL_HELP)
+        elif command == "/reset":
+            self._ensure_agent().reset()
+            self.err.print("[dim](conversation forgotten)[/]")
+        elif command == "/history":
+            for entry in self._ensure_agent().conversation.messages:
+                shown = entry.content or ", ".join(call.name for call in entry.tool_calls)
+                self.err.print(f"[dim]{entry.role}:[/] {shown}", markup=True, highlight=False)
+        else:
+            self.err.print(f"unknown command {command} - /help lists them")
+        return True
+
+
+class _TurnRenderer:
+    """Prints one turn: deltas as they come (text mode) or one JSON object (--json)."""
+
+    def __init__(self, json_output: bool, out: TextIO, err: Console, label: str) -> None:
+        self.json_output = json_output
+        self.out = out
+        self.err = err
+        self.label = label
+        self._started = False
+
+    def show(self, event: TurnEvent) -> None:
+        from voice_agent_cli.core.events import (
+            Notice,
+            TextDelta,
+            ToolCallFinished,
+            ToolCallStarted,
+            TurnCompleted,
+        )
+
+        if isinstance(event, TurnCompleted):
+            if self.json_output:
+                print_json(event.as_json())
+            elif self._started:
+                self.out.write("\n")
+                self.out.flush()
+        elif isinstance(event, Notice):
+            self.err.print(f"[yellow]va:[/] {event.message}")
+        elif self.json_output:
+            return
+        elif isinstance(event, TextDelta):
+            if not self._started:
+                self.out.write(self.label)
+                self._started = True
+            self.out.write(event.text)
+            self.out.flush()
+        elif isinstance(event, ToolCallStarted) and self.err.is_terminal:
+            self.err.print(f"[dim](calling {event.call.name})[/]")
+        elif isinstance(event, ToolCallFinished) and event.result.is_error:
+            self.err.print(f"[dim](tool {event.call.name} failed: {event.result.text})[/]")
+
+
+class _ReadlineHistory:
+    """Line editing and a persistent input history under VA_HOME, where readline exists."""
+
+    def __init__(self) -> None:
+        from voice_agent_cli.paths import ensure_dir, va_home
+
+        self.path = ensure_dir(va_home()) / "chat_history"
+        try:
+            import readline
+        except ImportError:  # pragma: no cover - Windows without pyreadline
+            self._readline = None
+            return
+        self._readline = readline
+        readline.set_history_length(1000)
+        if self.path.exists():
+            try:
+                readline.read_history_file(self.path)
+            except OSError:
+                pass
+
+    def save(self) -> None:
+        if self._readline is not None:
+            try:
+                self._readline.write_history_file(self.path)
+            except OSError:
+                pass

@@ -1,0 +1,1 @@
+"""The agent core: one turn of conversation, shared by every command."""

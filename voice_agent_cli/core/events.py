@@ -1,0 +1,119 @@
+"""Typed events of one agent turn, and the timings that travel with them.
+
+The agent yields these; the commands render them (chat prints deltas, talk
+speaks them, bench measures them). The core never prints.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from voice_agent_cli.core.messages import ToolCall, ToolResult
+
+#: Which path produced a reply.
+ReplySource = Literal["prebuffered", "cache", "llm", "experts", "degraded"]
+
+
+class TurnTimings:
+    """Stage durations of one turn, in milliseconds, measured on a monotonic clock.
+
+    Stages follow LiveKit Agents' names where one exists (``llm_ttft``,
+    ``tts_ttfb``, ``e2e_latency`` ...); ``total`` is the whole turn.
+    """
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.stages: dict[str, float] = {}
+
+    def record(self, stage: str, milliseconds: float) -> None:
+        """Set a stage's duration (the last value wins)."""
+        self.stages[stage] = round(milliseconds, 3)
+
+    def add(self, stage: str, milliseconds: float) -> None:
+        """Add to a stage that happens several times in a turn (e.g. tool time)."""
+        self.stages[stage] = round(self.stages.get(stage, 0.0) + milliseconds, 3)
+
+    def since_start(self, stage: str) -> None:
+        """Record ``stage`` as the time from the start of the turn until now."""
+        self.record(stage, (time.perf_counter() - self.started) * 1000)
+
+    @contextmanager
+    def measure(self, stage: str, *, accumulate: bool = False) -> Iterator[None]:
+        """Time the body of a ``with`` block as ``stage``."""
+        begin = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = (time.perf_counter() - begin) * 1000
+            (self.add if accumulate else self.record)(stage, elapsed)
+
+    def as_dict(self) -> dict[str, float]:
+        """The stages as a plain dict (a copy)."""
+        return dict(self.stages)
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of the reply, as soon as it is generated."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCallStarted:
+    """The agent is about to run a tool the LLM asked for."""
+
+    call: ToolCall
+
+
+@dataclass(frozen=True)
+class ToolCallFinished:
+    """A tool call ended (successfully or not)."""
+
+    call: ToolCall
+    result: ToolResult
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should be told once, outside the reply (e.g. degraded mode)."""
+
+    message: str
+    level: Literal["info", "warning"] = "info"
+
+
+@dataclass(frozen=True)
+class TurnCompleted:
+    """The end of a turn: the whole reply, where it came from, and how long it took."""
+
+    turn_id: str
+    user_text: str
+    reply: str
+    source: ReplySource
+    timings: dict[str, float]
+    llm: str | None = None
+    tool_calls: tuple[str, ...] = ()
+    interrupted: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """The turn as the JSON object that ``--json`` prints."""
+        return {
+            "turn_id": self.turn_id,
+            "user": self.user_text,
+            "reply": self.reply,
+            "source": self.source,
+            "llm": self.llm,
+            "tool_calls": list(self.tool_calls),
+            "interrupted": self.interrupted,
+            "timings": self.timings,
+            **self.details,
+        }
+
+
+TurnEvent = TextDelta | ToolCallStarted | ToolCallFinished | Notice | TurnCompleted

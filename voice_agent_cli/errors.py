@@ -1,0 +1,164 @@
+"""One exception tree for the whole of va.
+
+Every failure a user can meet is a :class:`VAError`: it carries a one-line
+message fit to print and the process exit code the CLI returns. Foreign
+exceptions (google-genai, httpx, llama.cpp, PortAudio, mcp, livekit) are
+translated into this tree at the boundary where they enter our code, so the
+CLI never shows a traceback.
+
+Exit codes (documented in the README):
+
+====  =========================================================
+0     success
+1     a failure while doing the work (LLM error, tool error, ...)
+2     usage or bad input (bad flag, bad profile, bad audio file)
+3     a dependency is unavailable (no network, no audio device)
+4     ``va bench``: a latency budget was missed
+130   interrupted (Ctrl-C)
+====  =========================================================
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 3
+EXIT_BUDGET_MISSED = 4
+EXIT_INTERRUPTED = 130
+
+
+class VAError(Exception):
+    """Base of every error va raises on purpose.
+
+    ``str(error)`` is the one-line message shown to the user; it must never
+    contain a secret.
+    """
+
+    exit_code: int = EXIT_FAILURE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- usage and configuration -------------------------------------------------
+
+
+class UsageError(VAError):
+    """The user asked for something that cannot work as asked."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(UsageError):
+    """A profile, flag or environment variable has a bad value."""
+
+
+class NotAvailableYet(VAError):
+    """A command that exists but whose capability has not been built yet."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
+# --- dependencies -------------------------------------------------------------
+
+
+class DependencyUnavailable(VAError):
+    """Something va relies on is not there (network, device, model file)."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
+class ModelUnavailable(DependencyUnavailable):
+    """A local model file is missing or damaged."""
+
+
+# --- the LLM ------------------------------------------------------------------
+
+
+class LLMError(VAError):
+    """An LLM provider failed. ``retryable`` tells the retry policy what to do."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str, *, provider: str = "llm") -> None:
+        super().__init__(message)
+        self.provider = provider
+
+
+class LLMAuthError(LLMError):
+    """The API key is missing, invalid or lacks permission."""
+
+    exit_code = EXIT_USAGE
+
+
+class LLMBadRequest(LLMError):
+    """The provider rejected the request itself (400): retrying will not help."""
+
+
+class LLMQuotaError(LLMError):
+    """Rate limited or out of quota (HTTP 429)."""
+
+    retryable = True
+
+
+class LLMServerError(LLMError):
+    """The provider failed on its side (5xx) or sent something unreadable."""
+
+    retryable = True
+
+
+class LLMTimeout(LLMError):
+    """The provider did not answer within the request timeout."""
+
+    retryable = True
+
+
+class LLMConnectionError(LLMError):
+    """The provider could not be reached at all."""
+
+    retryable = True
+    exit_code = EXIT_UNAVAILABLE
+
+
+class CircuitOpenError(VAError):
+    """A circuit breaker is open: the dependency is not called for a while."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
+class RateLimited(VAError):
+    """A configured rate limit refused the request."""
+
+
+# --- tools, audio, rooms, cache -----------------------------------------------
+
+
+class ToolError(VAError):
+    """A tool call failed, or the tool reported an error."""
+
+
+class AudioError(UsageError):
+    """An audio file cannot be read or has an unusable format."""
+
+
+class AudioDeviceError(DependencyUnavailable):
+    """No usable microphone or speaker."""
+
+
+class RoomError(VAError):
+    """Joining or staying in a LiveKit room failed."""
+
+
+class CacheError(VAError):
+    """The response cache cannot be used."""
+
+
+class BudgetMissed(VAError):
+    """A ``va bench`` percentile is over its budget."""
+
+    exit_code = EXIT_BUDGET_MISSED

@@ -1,0 +1,1 @@
+"""LLM providers behind one interface (:class:`voice_agent_cli.llm.base.LLM`)."""

@@ -1,0 +1,334 @@
+"""The embedded LLM: a GGUF model run by llama.cpp (llama-cpp-python), fully offline.
+
+The model is loaded once per process and shared (:func:`load_model`), and all
+inference runs in a worker thread so the event loop (and the audio riding on
+it) never stalls. Generation stops as soon as the consumer stops reading,
+which is what barge-in and timeouts need.
+
+Tool calls: a model this small cannot be trusted to follow a free-form tool
+protocol, so when tools are offered the model first makes a decision whose
+shape is forced by a JSON schema (llama.cpp turns the schema into a grammar):
+either "answer" or one tool with its arguments. Only then does it write the
+free-text answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolSpec
+from voice_agent_cli.errors import LLMBadRequest, LLMError, ModelUnavailable
+from voice_agent_cli.llm.base import LLM, LLMChunk, LLMRequest, TextChunk
+from voice_agent_cli.llm.model_files import QWEN_05B, ProgressCallback, assemble
+from voice_agent_cli.resilience import RetryPolicy
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
+_models: dict[tuple[str, int, int, str], Llama] = {}
+_models_lock = threading.Lock()
+
+
+def default_threads() -> int:
+    """Threads for inference: every core (llama.cpp is compute-bound)."""
+    return max(1, os.cpu_count() or 1)
+
+
+def load_model(
+    path: Path | None,
+    *,
+    n_ctx: int,
+    n_threads: int,
+    purpose: str = "chat",
+    progress: ProgressCallback | None = None,
+) -> Llama:
+    """Load (or reuse) the GGUF model at ``path`` (default: the bundled Qwen 0.5B).
+
+    One context per ``purpose``: the weights are memory-mapped, so a second
+    context costs only its KV cache, and each keeps its own prompt prefix warm
+    (llama.cpp reuses the cached prefix of the previous prompt only).
+    Blocking: call it from a worker thread.
+    """
+    model_path = path if path is not None else assemble(QWEN_05B, progress)
+    key = (str(model_path), n_ctx, n_threads, purpose)
+    with _models_lock:
+        if key in _models:
+            return _models[key]
+        if not model_path.is_file():
+            raise ModelUnavailable(f"local model file not found: {model_path}")
+        from llama_cpp import Llama
+
+        try:
+            model = Llama(str(model_path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelUnavailable(f"cannot load local model {model_path.name}: {exc}") from None
+        _models[key] = model
+        return model
+
+
+class LocalLLM(LLM):
+    """A llama.cpp model behind the :class:`~voice_agent_cli.llm.base.LLM` interface."""
+
+    provider = "local"
+
+    def __init__(
+        self,
+        *,
+        model_path: Path | None = None,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        timeout_s: float = 30.0,
+        retry: RetryPolicy | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        name = model_path.stem if model_path else QWEN_05B.filename.removesuffix(".gguf")
+        super().__init__(model=name, timeout_s=timeout_s, retry=retry)
+        self.model_path = model_path
+        self.context_window = n_ctx
+        self.n_threads = n_threads or default_threads()
+        self._progress = progress
+        self._llama: Llama | None = None
+        self._decider: Llama | None = None
+        # llama.cpp contexts are not re-entrant: one generation at a time.
+        self._busy = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Assemble (first run only) and load the model, off the event loop."""
+        if self._llama is None:
+            self._llama = await asyncio.to_thread(
+                load_model,
+                self.model_path,
+                n_ctx=self.context_window,
+                n_threads=self.n_threads,
+                progress=self._progress,
+            )
+
+    async def _load_decider(self) -> Llama:
+        """A second context of the same model for tool decisions (loaded on first use)."""
+        if self._decider is None:
+            self._decider = await asyncio.to_thread(
+                load_model,
+                self.model_path,
+                n_ctx=2048,
+                n_threads=self.n_threads,
+                purpose="tool-decision",
+            )
+        return self._decider
+
+    def count_tokens(self, text: str) -> int:
+        """Exact token count with the model's tokenizer once loaded."""
+        if self._llama is None:
+            return super().count_tokens(text)
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False))
+
+    async def _stream_impl(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
+        await self.start()
+        async with self._busy:
+            if request.tools and request.allow_tools:
+                call = await self._decide_tool(request)
+                if call is not None:
+                    yield call
+                    return
+            async for text in self._generate_text(request):
+                yield TextChunk(text)
+
+    async def _decide_tool(self, request: LLMRequest) -> ToolCall | None:
+        """Ask the model, under JSON-schema grammars, whether and how to call a tool.
+
+        Two small constrained steps work far better than one big one on a 0.5B
+        model: first pick a tool name (or "none") from an enum, then, if the tool
+        takes arguments, fill in just that tool's argument schema.
+        """
+        request_text, done = _current_request(request.messages)
+        if done or not request_text:
+            # One tool round per request: past that, a 0.5B model only loops
+            # (it calls the same tool again until the step limit).
+            return None
+        candidates = list(request.tools)
+        choice = await self._constrained(
+            _choice_messages(candidates, request_text),
+            {
+                "type": "object",
+                "properties": {"tool": {"enum": ["none", *(tool.name for tool in candidates)]}},
+                "required": ["tool"],
+            },
+            max_tokens=48,
+        )
+        tool = next((t for t in candidates if t.name == choice.get("tool")), None)
+        if tool is None:
+            return None
+        arguments: dict[str, Any] = {}
+        if tool.parameters.get("properties"):
+            arguments = await self._constrained(
+                _argument_messages(tool, request_text), tool.parameters, max_tokens=256
+            )
+        return ToolCall(id=f"call_{uuid.uuid4().hex[:12]}", name=tool.name, arguments=arguments)
+
+    async def _constrained(
+        self, messages: list[dict[str, str]], schema: dict[str, Any], *, max_tokens: int
+    ) -> dict[str, Any]:
+        """One greedy completion forced into ``schema``; ``{}`` if it came back cut off."""
+        decider = await self._load_decider()
+        raw = await asyncio.to_thread(
+            _run,
+            decider,
+            lambda llama: llama.create_chat_completion(
+                messages,  # type: ignore[arg-type]
+                response_format={"type": "json_object", "schema": schema},
+                temperature=0.0,
+                max_tokens=max_tokens,
+            ),
+        )
+        try:
+            value = json.loads(raw["choices"][0]["message"]["content"] or "{}")
+        except json.JSONDecodeError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    async def _generate_text(self, request: LLMRequest) -> AsyncIterator[str]:
+        """Stream text deltas from a worker thread; stop it when the consumer stops."""
+        messages = _to_llama_messages(request.system, request.messages)
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                assert self._llama is not None, "start() loads the model first"
+                stream = _run(
+                    self._llama,
+                    lambda llama: llama.create_chat_completion(
+                        messages,  # type: ignore[arg-type]
+                        stream=True,
+                        temperature=request.temperature,
+                        max_tokens=request.max_output_tokens,
+                    )
+                )
+                for chunk in stream:  # type: ignore[union-attr]
+                    if stop.is_set():
+                        break
+                    delta = chunk["choices"][0]["delta"].get("content")  # type: ignore[index, union-attr]
+                    if delta:
+                        loop.call_soon_threadsafe(queue.put_nowait, delta)
+            except BaseException as exc:  # handed to the consumer, which translates it
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        worker = asyncio.create_task(asyncio.to_thread(produce), name="local-llm-generate")
+        try:
+            while (item := await queue.get()) is not None:
+                if isinstance(item, LLMError):
+                    raise item
+                if isinstance(item, BaseException):
+                    raise LLMError(f"local model failed: {item}", provider=self.provider)
+                yield item
+        finally:
+            stop.set()
+            # The lock is held until the thread really stopped touching the model.
+            await asyncio.shield(worker)
+
+
+def _run(llama: Llama, call: Callable[[Llama], Any]) -> Any:
+    """Run ``call`` on a loaded model, translating llama.cpp's errors."""
+    try:
+        result = call(llama)
+        if isinstance(result, Iterator):
+            return _translating(result)
+        return result
+    except ValueError as exc:
+        raise _translate(exc) from None
+
+
+def _translating(chunks: Iterator[Any]) -> Iterator[Any]:
+    try:
+        yield from chunks
+    except ValueError as exc:
+        raise _translate(exc) from None
+
+
+def _translate(exc: ValueError) -> LLMError:
+    text = str(exc)
+    if "context window" in text or "exceed context" in text:
+        return LLMBadRequest(
+            "the conversation is too long for the local model's context window: "
+            "use /reset or raise local.n_ctx",
+            provider="local",
+        )
+    return LLMError(f"local model failed: {text}", provider="local")
+
+
+def _to_llama_messages(system: str, messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+    """History in the chat-template shape.
+
+    Small models parrot any tool protocol they see in the history, so tool
+    traffic is not shown as messages: the results of the tools called for the
+    latest user message are attached to that message as facts to use, and older
+    tool traffic is left out (the replies that used it are kept).
+    """
+    request, done = _current_request(messages)
+    converted = [{"role": "system", "content": system}]
+    for message in messages:
+        if message.role == "user":
+            content = f"{message.speaker}: {message.content}" if message.speaker else message.content
+            converted.append({"role": "user", "content": content})
+        elif message.role == "assistant" and message.content:
+            suffix = " [interrupted by the user]" if message.interrupted else ""
+            converted.append({"role": "assistant", "content": message.content + suffix})
+    if done and converted[-1]["role"] == "user":
+        facts = "; ".join(f"{name} returned: {value}" for name, value in done.items())
+        converted[-1]["content"] += f"\n\n(Facts for your answer: {facts}. Repeat them exactly.)"
+    return converted
+
+
+def _current_request(messages: Sequence[ChatMessage]) -> tuple[str, dict[str, str]]:
+    """The latest user message, and the results of the tools already called for it."""
+    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
+    if last_user < 0:
+        return "", {}
+    done = {m.tool_name or "": m.content for m in messages[last_user + 1 :] if m.role == "tool"}
+    return messages[last_user].content, done
+
+
+#: Generic examples of requests that need no tool: without them a 0.5B model
+#: reaches for a tool on almost every request.
+_NO_TOOL_EXAMPLES = (
+    "hi there",
+    "what is the capital of Italy?",
+    "any tips for staying focused?",
+    "who wrote Hamlet?",
+)
+
+
+def _choice_messages(tools: Sequence[ToolSpec], request: str) -> list[dict[str, str]]:
+    system = "\n".join(
+        [
+            "You pick the tool a voice assistant needs for a request, or none.",
+            "Tools:",
+            *(f"- {tool.name}: {tool.description}" for tool in tools),
+            "- none: no tool; the assistant answers from its own knowledge "
+            "(greetings, facts, jokes, advice, explanations).",
+            "Pick a tool only when the request asks for exactly what that tool does.",
+        ]
+    )
+    messages = [{"role": "system", "content": system}]
+    for example in _NO_TOOL_EXAMPLES:
+        messages.append({"role": "user", "content": example})
+        messages.append({"role": "assistant", "content": '{"tool": "none"}'})
+    messages.append({"role": "user", "content": request})
+    return messages
+
+
+def _argument_messages(tool: ToolSpec, request: str) -> list[dict[str, str]]:
+    system = (
+        f"Write the JSON arguments for calling the tool {tool.name} ({tool.description}) "
+        f"to serve the user's request. Arguments schema: {json.dumps(tool.parameters)}"
+    )
+    return [{"role": "system", "content": system}, {"role": "user", "content": request}]

@@ -1,0 +1,36 @@
+"""Where va keeps its state: one user directory, ``VA_HOME``.
+
+Everything va stores (assembled model files, the reply cache, logs, notes)
+lives under it. Nothing is ever downloaded: model files are only assembled
+from the chunks that the installed PyPI packages carry.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from platformdirs import user_data_path
+
+
+def va_home() -> Path:
+    """The user directory: ``$VA_HOME`` or the platform's user data dir."""
+    configured = os.environ.get("VA_HOME")
+    home = Path(configured).expanduser() if configured else user_data_path("va", appauthor=False)
+    return home
+
+
+def models_dir() -> Path:
+    """Where assembled model files live: ``$VA_MODELS_DIR`` or ``VA_HOME/models``.
+
+    Kept apart from ``VA_HOME`` so that tests (which give every test its own
+    home) share one assembled copy of a several-hundred-MB model.
+    """
+    configured = os.environ.get("VA_MODELS_DIR")
+    return Path(configured).expanduser() if configured else va_home() / "models"
+
+
+def ensure_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) if needed and return it."""
+    path.mkdir(parents=True, exist_ok=True)
+    return path
