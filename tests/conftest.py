@@ -1,0 +1,46 @@
+"""Shared fixtures: every test gets its own VA_HOME and a clean environment.
+
+Model files are assembled once into a shared directory (VA_MODELS_DIR) so that
+tests do not each rebuild a several-hundred-MB file; loaded models are shared
+per session through session-scoped fixtures.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+#: Environment variables that would leak the developer's setup into tests.
+_SCRUBBED = (
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GOOGLE_GEMINI_BASE_URL",
+    "GOOGLE_GENAI_USE_VERTEXAI",
+    "LIVEKIT_URL",
+    "LIVEKIT_API_KEY",
+    "LIVEKIT_API_SECRET",
+)
+
+
+def _shared_models_dir() -> Path:
+    configured = os.environ.get("VA_TEST_MODELS_DIR")
+    if configured:
+        return Path(configured)
+    from platformdirs import user_cache_path
+
+    return user_cache_path("va-tests", appauthor=False) / "models"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh VA_HOME per test, no VA_* or secret variables from outside."""
+    for name in list(os.environ):
+        if name.startswith("VA_") or name in _SCRUBBED:
+            monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "va-home"
+    monkeypatch.setenv("VA_HOME", str(home))
+    monkeypatch.setenv("VA_MODELS_DIR", str(_shared_models_dir()))
+    yield home
