@@ -44,3 +44,6 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("VA_HOME", str(home))
     monkeypatch.setenv("VA_MODELS_DIR", str(_shared_models_dir()))
     yield home
+
+
+from tests.gemini_fixtures import fake_gemini, gemini, gemini_server  # noqa: E402, F401

@@ -34,7 +34,11 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def _main(
     version: bool = typer.Option(
-        False, "--version", "-V", help="Print the version and exit.", callback=_print_version,
+        False,
+        "--version",
+        "-V",
+        help="Print the version and exit.",
+        callback=_print_version,
         is_eager=True,
     ),
 ) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Iterable, Iterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, suppress
 from typing import TYPE_CHECKING, TextIO
 
 import typer
@@ -144,7 +144,9 @@ class ChatSession:
         from voice_agent_cli.errors import VAError
 
         history = _ReadlineHistory()
-        self.err.print(f"[bold]va chat[/] ({self._describe_llm()}) - /help for commands, /exit to leave")
+        self.err.print(
+            f"[bold]va chat[/] ({self._describe_llm()}) - /help for commands, /exit to leave"
+        )
         try:
             self._ensure_agent()
             while True:
@@ -288,14 +290,10 @@ class _ReadlineHistory:
         self._readline = readline
         readline.set_history_length(1000)
         if self.path.exists():
-            try:
+            with suppress(OSError):
                 readline.read_history_file(self.path)
-            except OSError:
-                pass
 
     def save(self) -> None:
         if self._readline is not None:
-            try:
+            with suppress(OSError):
                 self._readline.write_history_file(self.path)
-            except OSError:
-                pass

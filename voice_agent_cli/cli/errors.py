@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import click
+import typer
 from typer.core import TyperGroup
 
 from voice_agent_cli.errors import EXIT_INTERRUPTED, VAError
@@ -13,7 +13,7 @@ from voice_agent_cli.errors import EXIT_INTERRUPTED, VAError
 
 def fail(message: str, code: int) -> None:
     """Print ``va: message`` on stderr and exit with ``code``."""
-    click.echo(f"va: {message}", err=True)
+    typer.echo(f"va: {message}", err=True)
     sys.stdout.flush()
     raise SystemExit(code)
 
@@ -25,7 +25,7 @@ class VAGroup(TyperGroup):
     exit code; Ctrl-C becomes exit code 130.
     """
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer vendors click: its Context is private
         try:
             return super().invoke(ctx)
         except VAError as exc:

@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -151,10 +152,16 @@ class Agent:
         """Release the LLM (tools and buffer are closed by whoever opened them)."""
         await self.llm.aclose()
 
-    async def reply(self, text: str, **kwargs: object) -> TurnCompleted:
+    async def reply(
+        self,
+        text: str,
+        *,
+        speaker: str | None = None,
+        conversation: Conversation | None = None,
+    ) -> TurnCompleted:
         """Run a whole turn and return its completion (for scripts and tests)."""
         completed: TurnCompleted | None = None
-        async for event in self.run_turn(text, **kwargs):  # type: ignore[arg-type]
+        async for event in self.run_turn(text, speaker=speaker, conversation=conversation):
             if isinstance(event, TurnCompleted):
                 completed = event
         assert completed is not None
@@ -166,18 +173,24 @@ class Agent:
         *,
         speaker: str | None = None,
         conversation: Conversation | None = None,
-    ) -> AsyncIterator[TurnEvent]:
+    ) -> AsyncGenerator[TurnEvent, None]:
         """Answer one user turn, yielding events as they happen."""
-        conversation = conversation or self.conversation
-        async with conversation.turn_lock:
-            async for event in self._turn(text.strip(), speaker, conversation):
+        if conversation is None:
+            conversation = self.conversation
+        # aclosing: a consumer that stops early must close the inner generators
+        # now (so the interrupted reply is recorded), not whenever GC gets to them.
+        async with (
+            conversation.turn_lock,
+            aclosing(self._turn(text.strip(), speaker, conversation)) as events,
+        ):
+            async for event in events:
                 for observer in self._observers:
                     observer(event)
                 yield event
 
     async def _turn(
         self, text: str, speaker: str | None, conversation: Conversation
-    ) -> AsyncIterator[TurnEvent]:
+    ) -> AsyncGenerator[TurnEvent, None]:
         turn_id = uuid.uuid4().hex[:12]
         timings = TurnTimings()
         context = TurnContext(
@@ -204,8 +217,9 @@ class Agent:
         user_message = conversation.add_user(text, speaker=speaker)
         state = _TurnState()
         try:
-            async for event in self._answer_with_llm(conversation, timings, state):
-                yield event
+            async with aclosing(self._answer_with_llm(conversation, timings, state)) as answer:
+                async for event in answer:
+                    yield event
         except BaseException:
             if state.reply_parts or state.tool_calls:
                 # Interrupted mid-reply (barge-in, Ctrl-C): keep what was said.
@@ -239,7 +253,7 @@ class Agent:
 
     async def _answer_with_llm(
         self, conversation: Conversation, timings: TurnTimings, state: _TurnState
-    ) -> AsyncIterator[TurnEvent]:
+    ) -> AsyncGenerator[TurnEvent, None]:
         """The LLM <-> tools loop, bounded by ``max_tool_steps``."""
         specs: Sequence[ToolSpec] = self.tools.specs() if self.tools else ()
         llm_started = time.perf_counter()
@@ -254,30 +268,34 @@ class Agent:
             )
             step_text: list[str] = []
             calls: list[ToolCall] = []
-            async for chunk in self.llm.stream(request):
-                if isinstance(chunk, TextChunk):
-                    if state.first_delta_at is None:
-                        state.first_delta_at = time.perf_counter()
-                        timings.record("llm_ttft", (state.first_delta_at - llm_started) * 1000)
-                    step_text.append(chunk.text)
-                    state.reply_parts.append(chunk.text)
-                    yield TextDelta(chunk.text)
-                else:
-                    calls.append(chunk)
+            async with aclosing(self.llm.stream(request)) as chunks:
+                async for chunk in chunks:
+                    if isinstance(chunk, TextChunk):
+                        if state.first_delta_at is None:
+                            state.first_delta_at = time.perf_counter()
+                            timings.record("llm_ttft", (state.first_delta_at - llm_started) * 1000)
+                        step_text.append(chunk.text)
+                        state.reply_parts.append(chunk.text)
+                        yield TextDelta(chunk.text)
+                    else:
+                        calls.append(chunk)
             if not calls:
                 return
+            if step == self.options.max_tool_steps:
+                break
             # The model's words before a tool call are part of the history, not the reply.
             if step_text:
                 del state.reply_parts[-len(step_text) :]
             conversation.add_assistant("".join(step_text), tool_calls=calls)
             state.tool_calls.extend(calls)
-            async for event in self._run_tools(calls, conversation, timings):
-                yield event
+            async with aclosing(self._run_tools(calls, conversation, timings)) as results:
+                async for event in results:
+                    yield event
         yield Notice("stopped calling tools: the step limit was reached", level="warning")
 
     async def _run_tools(
         self, calls: Sequence[ToolCall], conversation: Conversation, timings: TurnTimings
-    ) -> AsyncIterator[TurnEvent]:
+    ) -> AsyncGenerator[TurnEvent, None]:
         """Run the calls of one step concurrently and record their results in order."""
         for call in calls:
             yield ToolCallStarted(call)
@@ -295,4 +313,3 @@ class Agent:
         for call, (result, duration_ms) in zip(calls, outcomes, strict=True):
             conversation.add_tool_result(call, result)
             yield ToolCallFinished(call, result, duration_ms)
-

@@ -63,7 +63,10 @@ class Conversation:
         """Append the agent's reply (or its request to call tools)."""
         self.add(
             ChatMessage(
-                role="assistant", content=text, tool_calls=tuple(tool_calls), interrupted=interrupted
+                role="assistant",
+                content=text,
+                tool_calls=tuple(tool_calls),
+                interrupted=interrupted,
             )
         )
 

@@ -23,11 +23,16 @@ class ToolSpec:
 
 @dataclass(frozen=True)
 class ToolCall:
-    """The LLM asks for ``name`` to be called with ``arguments``."""
+    """The LLM asks for ``name`` to be called with ``arguments``.
+
+    ``signature`` is opaque provider state that must travel back with the call
+    in the history (Gemini's thought signatures); other layers ignore it.
+    """
 
     id: str
     name: str
     arguments: dict[str, Any]
+    signature: bytes | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolSpec
@@ -71,7 +72,7 @@ class LLM(ABC):
         """Estimate the tokens of ``text`` (about four characters per token)."""
         return max(1, len(text) // 4)
 
-    async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
+    async def stream(self, request: LLMRequest) -> AsyncGenerator[LLMChunk, None]:
         """Stream the answer to ``request``: text chunks and tool calls.
 
         Raises :class:`~voice_agent_cli.errors.LLMError` subclasses only.
@@ -80,9 +81,10 @@ class LLM(ABC):
         while True:
             produced = False
             try:
-                async for chunk in self._guarded(request):
-                    produced = True
-                    yield chunk
+                async with aclosing(self._guarded(request)) as chunks:
+                    async for chunk in chunks:
+                        produced = True
+                        yield chunk
                 return
             except LLMError as exc:
                 if produced or not exc.retryable or attempt >= self.retry.max_retries:
@@ -101,7 +103,7 @@ class LLM(ABC):
                 calls.append(chunk)
         return "".join(text), calls
 
-    async def _guarded(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
+    async def _guarded(self, request: LLMRequest) -> AsyncGenerator[LLMChunk, None]:
         """One attempt, with the idle timeout applied to every chunk."""
         chunks = self._stream_impl(request)
         try:
@@ -128,5 +130,5 @@ class LLM(ABC):
             await chunks.aclose()
 
     @abstractmethod
-    def _stream_impl(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
+    def _stream_impl(self, request: LLMRequest) -> AsyncGenerator[LLMChunk, None]:
         """Provider-specific streaming; must raise only ``LLMError`` for known failures."""

@@ -19,7 +19,8 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import aclosing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +33,29 @@ from voice_agent_cli.resilience import RetryPolicy
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
-_models: dict[tuple[str, int, int, str], Llama] = {}
+
+class LoadedModel:
+    """A llama.cpp context and the lock that serialises its use.
+
+    llama.cpp contexts are not re-entrant, and one context may serve several
+    :class:`LocalLLM` objects (and event loops): every call on ``llama`` holds
+    ``lock``, taken in the worker thread that does the work.
+    """
+
+    def __init__(self, llama: Llama) -> None:
+        self.llama = llama
+        self.lock = threading.Lock()
+
+    def run(self, call: Callable[[Llama], Any]) -> Any:
+        """Run a non-streaming ``call`` under the lock, translating llama.cpp's errors."""
+        with self.lock:
+            try:
+                return call(self.llama)
+            except ValueError as exc:
+                raise _translate(exc) from None
+
+
+_models: dict[tuple[str, int, int, str], LoadedModel] = {}
 _models_lock = threading.Lock()
 
 
@@ -48,7 +71,7 @@ def load_model(
     n_threads: int,
     purpose: str = "chat",
     progress: ProgressCallback | None = None,
-) -> Llama:
+) -> LoadedModel:
     """Load (or reuse) the GGUF model at ``path`` (default: the bundled Qwen 0.5B).
 
     One context per ``purpose``: the weights are memory-mapped, so a second
@@ -66,11 +89,11 @@ def load_model(
         from llama_cpp import Llama
 
         try:
-            model = Llama(str(model_path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
+            llama = Llama(str(model_path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelUnavailable(f"cannot load local model {model_path.name}: {exc}") from None
-        _models[key] = model
-        return model
+        _models[key] = LoadedModel(llama)
+        return _models[key]
 
 
 class LocalLLM(LLM):
@@ -94,15 +117,13 @@ class LocalLLM(LLM):
         self.context_window = n_ctx
         self.n_threads = n_threads or default_threads()
         self._progress = progress
-        self._llama: Llama | None = None
-        self._decider: Llama | None = None
-        # llama.cpp contexts are not re-entrant: one generation at a time.
-        self._busy = asyncio.Lock()
+        self._chat: LoadedModel | None = None
+        self._decider: LoadedModel | None = None
 
     async def start(self) -> None:
         """Assemble (first run only) and load the model, off the event loop."""
-        if self._llama is None:
-            self._llama = await asyncio.to_thread(
+        if self._chat is None:
+            self._chat = await asyncio.to_thread(
                 load_model,
                 self.model_path,
                 n_ctx=self.context_window,
@@ -110,7 +131,7 @@ class LocalLLM(LLM):
                 progress=self._progress,
             )
 
-    async def _load_decider(self) -> Llama:
+    async def _load_decider(self) -> LoadedModel:
         """A second context of the same model for tool decisions (loaded on first use)."""
         if self._decider is None:
             self._decider = await asyncio.to_thread(
@@ -124,19 +145,19 @@ class LocalLLM(LLM):
 
     def count_tokens(self, text: str) -> int:
         """Exact token count with the model's tokenizer once loaded."""
-        if self._llama is None:
+        if self._chat is None:
             return super().count_tokens(text)
-        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False))
+        return len(self._chat.llama.tokenize(text.encode("utf-8"), add_bos=False))
 
-    async def _stream_impl(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
+    async def _stream_impl(self, request: LLMRequest) -> AsyncGenerator[LLMChunk, None]:
         await self.start()
-        async with self._busy:
-            if request.tools and request.allow_tools:
-                call = await self._decide_tool(request)
-                if call is not None:
-                    yield call
-                    return
-            async for text in self._generate_text(request):
+        if request.tools and request.allow_tools:
+            call = await self._decide_tool(request)
+            if call is not None:
+                yield call
+                return
+        async with aclosing(self._generate_text(request)) as deltas:
+            async for text in deltas:
                 yield TextChunk(text)
 
     async def _decide_tool(self, request: LLMRequest) -> ToolCall | None:
@@ -177,8 +198,7 @@ class LocalLLM(LLM):
         """One greedy completion forced into ``schema``; ``{}`` if it came back cut off."""
         decider = await self._load_decider()
         raw = await asyncio.to_thread(
-            _run,
-            decider,
+            decider.run,
             lambda llama: llama.create_chat_completion(
                 messages,  # type: ignore[arg-type]
                 response_format={"type": "json_object", "schema": schema},
@@ -192,32 +212,34 @@ class LocalLLM(LLM):
             return {}
         return value if isinstance(value, dict) else {}
 
-    async def _generate_text(self, request: LLMRequest) -> AsyncIterator[str]:
+    async def _generate_text(self, request: LLMRequest) -> AsyncGenerator[str, None]:
         """Stream text deltas from a worker thread; stop it when the consumer stops."""
         messages = _to_llama_messages(request.system, request.messages)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
         stop = threading.Event()
 
+        model = self._chat
+        assert model is not None, "start() loads the model first"
+
         def produce() -> None:
             try:
-                assert self._llama is not None, "start() loads the model first"
-                stream = _run(
-                    self._llama,
-                    lambda llama: llama.create_chat_completion(
+                with model.lock:
+                    stream = model.llama.create_chat_completion(
                         messages,  # type: ignore[arg-type]
                         stream=True,
                         temperature=request.temperature,
                         max_tokens=request.max_output_tokens,
                     )
-                )
-                for chunk in stream:  # type: ignore[union-attr]
-                    if stop.is_set():
-                        break
-                    delta = chunk["choices"][0]["delta"].get("content")  # type: ignore[index, union-attr]
-                    if delta:
-                        loop.call_soon_threadsafe(queue.put_nowait, delta)
-            except BaseException as exc:  # handed to the consumer, which translates it
+                    for chunk in stream:
+                        if stop.is_set():
+                            break
+                        delta: Any = chunk["choices"][0]["delta"].get("content")  # type: ignore[index, union-attr]
+                        if delta:
+                            loop.call_soon_threadsafe(queue.put_nowait, str(delta))
+            except ValueError as exc:
+                loop.call_soon_threadsafe(queue.put_nowait, _translate(exc))
+            except BaseException as exc:  # handed to the consumer, which reports it
                 loop.call_soon_threadsafe(queue.put_nowait, exc)
             finally:
                 loop.call_soon_threadsafe(queue.put_nowait, None)
@@ -232,26 +254,8 @@ class LocalLLM(LLM):
                 yield item
         finally:
             stop.set()
-            # The lock is held until the thread really stopped touching the model.
+            # Wait for the thread to let go of the model before the turn ends.
             await asyncio.shield(worker)
-
-
-def _run(llama: Llama, call: Callable[[Llama], Any]) -> Any:
-    """Run ``call`` on a loaded model, translating llama.cpp's errors."""
-    try:
-        result = call(llama)
-        if isinstance(result, Iterator):
-            return _translating(result)
-        return result
-    except ValueError as exc:
-        raise _translate(exc) from None
-
-
-def _translating(chunks: Iterator[Any]) -> Iterator[Any]:
-    try:
-        yield from chunks
-    except ValueError as exc:
-        raise _translate(exc) from None
 
 
 def _translate(exc: ValueError) -> LLMError:
@@ -273,11 +277,13 @@ def _to_llama_messages(system: str, messages: Sequence[ChatMessage]) -> list[dic
     latest user message are attached to that message as facts to use, and older
     tool traffic is left out (the replies that used it are kept).
     """
-    request, done = _current_request(messages)
+    _, done = _current_request(messages)
     converted = [{"role": "system", "content": system}]
     for message in messages:
         if message.role == "user":
-            content = f"{message.speaker}: {message.content}" if message.speaker else message.content
+            content = (
+                f"{message.speaker}: {message.content}" if message.speaker else message.content
+            )
             converted.append({"role": "user", "content": content})
         elif message.role == "assistant" and message.content:
             suffix = " [interrupted by the user]" if message.interrupted else ""

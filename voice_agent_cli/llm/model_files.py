@@ -40,8 +40,9 @@ class ChunkedModel:
             try:
                 module = importlib.import_module(module_name)
             except ImportError:
+                package = module_name.replace("_", "-")
                 raise ModelUnavailable(
-                    f"model package {module_name.replace('_', '-')} is not installed: run `make install`"
+                    f"model package {package} is not installed: run `make install`"
                 ) from None
             paths.append(Path(module.get_part_path()))
         return paths

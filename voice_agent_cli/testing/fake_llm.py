@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 
 from voice_agent_cli.core.messages import ToolCall
 from voice_agent_cli.llm.base import LLM, LLMChunk, LLMRequest, TextChunk
@@ -53,7 +53,7 @@ class FakeLLM(LLM):
     async def aclose(self) -> None:
         self.closed = True
 
-    async def _stream_impl(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
+    async def _stream_impl(self, request: LLMRequest) -> AsyncGenerator[LLMChunk, None]:
         self.requests.append(request)
         reply = self._replies.pop(0) if self._replies else self._responder(request)
         if self.latency_s:

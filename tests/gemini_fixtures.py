@@ -1,0 +1,47 @@
+"""A local Gemini-compatible server for tests, and a GeminiLLM pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from voice_agent_cli.config import Secret
+from voice_agent_cli.llm.gemini import GeminiLLM
+from voice_agent_cli.resilience import RetryPolicy
+from voice_agent_cli.testing.fake_gemini import FakeGemini
+
+TEST_KEY = "AIzaSyTEST-key-that-must-never-be-printed-0123"
+
+
+@pytest.fixture(scope="session")
+def gemini_server() -> Iterator[FakeGemini]:
+    """One fake server for the session; each test gets it with an empty script."""
+    with FakeGemini(api_key=TEST_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def fake_gemini(gemini_server: FakeGemini, monkeypatch: pytest.MonkeyPatch) -> FakeGemini:
+    gemini_server.clear()
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", gemini_server.base_url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(proxy, raising=False)
+    return gemini_server
+
+
+async def _no_sleep(seconds: float) -> None:
+    return None
+
+
+@pytest.fixture
+async def gemini(fake_gemini: FakeGemini) -> AsyncIterator[GeminiLLM]:
+    llm = GeminiLLM(
+        model="gemini-2.0-flash",
+        api_key=Secret(TEST_KEY, "GEMINI_API_KEY"),
+        timeout_s=2.0,
+        retry=RetryPolicy(max_retries=2, sleep=_no_sleep),
+    )
+    yield llm
+    await llm.aclose()

@@ -1,0 +1,717 @@
+"""A scriptable, local Gemini-compatible HTTP server (stdlib only).
+
+It lets the real google-genai SDK run against scripted replies and injected
+failures, with no network: tests, ``va bench`` and anyone embedding va can use
+it. ``python -m voice_agent_cli.testing.fake_gemini`` serves it by hand.
+
+Serves
+  POST /{v1|v1beta|v1alpha}/models/{model}:generateContent
+  POST /{v1|v1beta|v1alpha}/models/{model}:streamGenerateContent?alt=sse
+
+Usage (tests):
+    from voice_agent_cli.testing.fake_gemini import FakeGemini, text, function_call, http_error, ...
+    with FakeGemini() as fake:
+        fake.enqueue(text("Hello there", chunks=3), function_call("get_time", {"tz": "UTC"}))
+        client = genai.Client(api_key="test-key",
+                              http_options=types.HttpOptions(base_url=fake.base_url))
+        ...
+        assert fake.requests[-1].body["systemInstruction"]
+
+Every scripted reply is consumed by exactly one HTTP request (FIFO). When the
+queue is empty the default reply echoes the last user text ("echo: <text>").
+
+Design notes
+  * ThreadingHTTPServer, daemon threads, one background serve_forever thread.
+  * protocol_version HTTP/1.1 -> keep-alive. Every response has either a
+    Content-Length or is Transfer-Encoding: chunked (SSE), so the connection can
+    be reused. The request body is always read fully (Content-Length).
+  * disable_nagle_algorithm = True (TCP_NODELAY) -> ~1 ms per local request
+    instead of ~40 ms delayed-ACK stalls.
+  * stop() wakes "hang" handlers and shuts down every open client socket so
+    no handler thread stays blocked in a keep-alive readline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import http.server
+import json
+import re
+import socket
+import threading
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+# ---------------------------------------------------------------------------
+# Scripted replies
+# ---------------------------------------------------------------------------
+
+_STATUS_NAMES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    408: "DEADLINE_EXCEEDED",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    502: "UNAVAILABLE",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+_DEFAULT_MESSAGES = {
+    400: "Request contains an invalid argument.",
+    401: "Request had invalid authentication credentials.",
+    403: "Method doesn't allow unregistered callers (callers without established identity).",
+    404: "Requested entity was not found.",
+    429: "Resource has been exhausted (e.g. check quota).",
+    500: "An internal error has occurred. Please retry or report it.",
+    503: "The model is overloaded. Please try again later.",
+}
+
+
+@dataclasses.dataclass
+class Reply:
+    """One scripted response. Build with the helper functions below."""
+
+    kind: (
+        str  # text | function_call | error | hang | stall | drop | malformed | stream_error | echo
+    )
+    text: str = ""
+    chunks: int = 3  # number of SSE events a text reply is split into (stream only)
+    chunk_delay: float = 0.0  # seconds between SSE events
+    delay: float = 0.0  # seconds before the first byte (status line)
+    name: str = ""
+    args: dict[str, Any] | None = None
+    call_id: str | None = None
+    thought_signature: str | None = None  # base64 string, echoed back by the SDK
+    status: int = 200
+    body: Any = None  # explicit error body (dict -> JSON, str -> raw)
+    headers: dict[str, str] | None = None
+    after_chunks: int = 1  # drop / stream_error: events sent before failure
+    finish_reason: str = "STOP"
+
+
+def text(
+    s: str,
+    *,
+    chunks: int = 3,
+    chunk_delay: float = 0.0,
+    delay: float = 0.0,
+    finish_reason: str = "STOP",
+) -> Reply:
+    """Plain model text. Streamed as `chunks` SSE events."""
+    return Reply(
+        "text",
+        text=s,
+        chunks=chunks,
+        chunk_delay=chunk_delay,
+        delay=delay,
+        finish_reason=finish_reason,
+    )
+
+
+def function_call(
+    name: str,
+    args: dict[str, Any] | None = None,
+    *,
+    text_before: str = "",
+    call_id: str | None = None,
+    thought_signature: str | None = None,
+    delay: float = 0.0,
+) -> Reply:
+    """A functionCall part (optionally preceded by a text event when streaming).
+    thought_signature: base64 string put on the functionCall part, like Gemini 3 does;
+    the client must send it back unchanged with the model turn."""
+    return Reply(
+        "function_call",
+        name=name,
+        args=args or {},
+        text=text_before,
+        call_id=call_id,
+        thought_signature=thought_signature,
+        delay=delay,
+    )
+
+
+def http_error(
+    status: int,
+    message: str | None = None,
+    *,
+    google_status: str | None = None,
+    details: list | None = None,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    delay: float = 0.0,
+    content_type: str = "application/json; charset=UTF-8",
+) -> Reply:
+    """Non-200 response with a google.rpc.Status style JSON body:
+    {"error": {"code": 429, "message": "...", "status": "RESOURCE_EXHAUSTED", "details": [...]}}
+    Pass body=<str> to send a raw non-JSON body (e.g. an HTML 502 page)."""
+    if body is None:
+        err: dict[str, Any] = {
+            "code": status,
+            "message": message or _DEFAULT_MESSAGES.get(status, "Error"),
+            "status": google_status or _STATUS_NAMES.get(status, "UNKNOWN"),
+        }
+        if details is not None:
+            err["details"] = details
+        body = {"error": err}
+    hdrs = {"Content-Type": content_type, **(headers or {})}
+    return Reply("error", status=status, body=body, headers=hdrs, delay=delay)
+
+
+def rate_limited(retry_delay_s: int = 2) -> Reply:
+    """429 exactly like Gemini's quota error (RetryInfo detail + Retry-After header)."""
+    return http_error(
+        429,
+        "You exceeded your current quota, please check your plan and billing details.",
+        details=[
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{retry_delay_s}s"}
+        ],
+        headers={"Retry-After": str(retry_delay_s)},
+    )
+
+
+def invalid_api_key(status: int = 400) -> Reply:
+    """What the real Gemini API returns for a bad key is 400 INVALID_ARGUMENT with
+    reason API_KEY_INVALID; use status=401/403 to emulate other auth failures."""
+    return http_error(
+        status,
+        "API key not valid. Please pass a valid API key.",
+        google_status=_STATUS_NAMES.get(status),
+        details=[
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "API_KEY_INVALID",
+                "domain": "googleapis.com",
+                "metadata": {"service": "generativelanguage.googleapis.com"},
+            }
+        ],
+    )
+
+
+def slow(delay: float, reply: Reply | None = None) -> Reply:
+    """Sleep `delay` seconds before the first byte, then send `reply` (default: echo)."""
+    r = dataclasses.replace(reply) if reply is not None else Reply("echo")
+    r.delay = delay
+    return r
+
+
+def hang() -> Reply:
+    """Read the request, then never answer (until FakeGemini.stop())."""
+    return Reply("hang")
+
+
+def drop(
+    s: str = "partial answer that gets cut off", *, after_chunks: int = 1, chunks: int = 3
+) -> Reply:
+    """Stream: send `after_chunks` SSE events then close the TCP connection without
+    the terminating zero-length chunk. Non-stream: send headers with a
+    Content-Length larger than what is written, then close."""
+    return Reply("drop", text=s, after_chunks=after_chunks, chunks=chunks)
+
+
+def stall(
+    s: str = "first words and then silence", *, after_chunks: int = 1, chunks: int = 3
+) -> Reply:
+    """Stream: send `after_chunks` SSE events, then hang (connection open, no more
+    bytes) until FakeGemini.stop(). Non-stream: same as hang()."""
+    return Reply("stall", text=s, after_chunks=after_chunks, chunks=chunks)
+
+
+def malformed(raw: str = '{"candidates": [{"content": {"parts": [{"text": "oops"') -> Reply:
+    """200 OK whose body (non-stream) / SSE data payload (stream) is not valid JSON."""
+    return Reply("malformed", body=raw)
+
+
+def stream_error(
+    status: int = 500,
+    message: str = "Internal error mid-stream",
+    *,
+    after_chunks: int = 1,
+    s: str = "partial ",
+) -> Reply:
+    """Stream: HTTP 200, some text events, then `data: {"error": {...}}` (what Gemini
+    does when it fails after the stream started)."""
+    return Reply(
+        "stream_error",
+        status=status,
+        text=s,
+        after_chunks=after_chunks,
+        body={
+            "error": {
+                "code": status,
+                "message": message,
+                "status": _STATUS_NAMES.get(status, "UNKNOWN"),
+            }
+        },
+    )
+
+
+# ---------------------------------------------------------------------------
+# Recorded requests
+# ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class RecordedRequest:
+    method: str
+    path: str  # path without query, e.g. /v1/models/gemini-x:streamGenerateContent
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # lower-cased names
+    body: Any  # parsed JSON (None if unparseable)
+    raw_body: bytes
+    api_version: str | None
+    model: str | None
+    method_name: str | None  # generateContent | streamGenerateContent
+    stream: bool
+    client_disconnected: bool = False  # set if the client closed the socket while we were writing
+    completed: bool = False  # set when the full scripted reply was written
+
+    # convenience accessors --------------------------------------------------
+    @property
+    def contents(self) -> list:
+        return (self.body or {}).get("contents", [])
+
+    @property
+    def system_instruction(self) -> dict | None:
+        return (self.body or {}).get("systemInstruction")
+
+    @property
+    def function_responses(self) -> list[dict]:
+        out = []
+        for c in self.contents:
+            for p in c.get("parts", []):
+                if "functionResponse" in p:
+                    out.append(p["functionResponse"])
+        return out
+
+    @property
+    def last_user_text(self) -> str:
+        for c in reversed(self.contents):
+            if c.get("role", "user") == "user":
+                texts = [p["text"] for p in c.get("parts", []) if "text" in p]
+                if texts:
+                    return "".join(texts)
+        return ""
+
+
+_PATH_RE = re.compile(
+    r"^/(?P<ver>v1|v1beta|v1alpha)/models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent)$"
+)
+
+
+# ---------------------------------------------------------------------------
+# Server
+# ---------------------------------------------------------------------------
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    fake: FakeGemini
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # client disconnects (timeouts, cancelled streams) are expected
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive
+    disable_nagle_algorithm = True  # TCP_NODELAY
+
+    def version_string(self) -> str:
+        return "FakeGemini/0.1"
+
+    def log_message(self, fmt: str, *args: Any) -> None:  # silence stderr
+        pass
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except OSError:  # ConnectionResetError / BrokenPipeError / shutdown by stop()
+            self.close_connection = True
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.fake._track(self.connection, True)  # type: ignore[attr-defined]
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.fake._track(self.connection, False)  # type: ignore[attr-defined]
+
+    # -- low-level writers ---------------------------------------------------
+    def _send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
+        data = (
+            obj
+            if isinstance(obj, bytes)
+            else (obj.encode() if isinstance(obj, str) else json.dumps(obj).encode())
+        )
+        headers = dict(headers or {})
+        self.send_response(status)
+        self.send_header(
+            "Content-Type", headers.pop("Content-Type", "application/json; charset=UTF-8")
+        )
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def _start_sse(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        self.wfile.flush()
+
+    def _sse_event(self, obj: Any) -> None:
+        payload = obj if isinstance(obj, str) else json.dumps(obj, separators=(",", ":"))
+        data = f"data: {payload}\r\n\r\n".encode()
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def _end_chunked(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _abort_connection(self) -> None:
+        """Simulate a dropped connection: RST-free hard close, no keep-alive."""
+        self.close_connection = True
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    # -- request handling ----------------------------------------------------
+    def do_GET(self) -> None:
+        self._read_body()
+        self._send_json(
+            404, {"error": {"code": 404, "message": "Not found", "status": "NOT_FOUND"}}
+        )
+
+    def _read_body(self) -> bytes:
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def do_POST(self) -> None:
+        fake: FakeGemini = self.server.fake  # type: ignore[attr-defined]
+        raw = self._read_body()
+        split = urlsplit(self.path)
+        m = _PATH_RE.match(split.path)
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        rec = RecordedRequest(
+            method="POST",
+            path=split.path,
+            query=parse_qs(split.query),
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+            raw_body=raw,
+            api_version=m["ver"] if m else None,
+            model=m["model"] if m else None,
+            method_name=m["method"] if m else None,
+            stream=bool(m and m["method"] == "streamGenerateContent"),
+        )
+        fake._record(rec)
+        try:
+            if not m:
+                self._send_json(
+                    404,
+                    {
+                        "error": {
+                            "code": 404,
+                            "message": f"Unknown path {split.path}",
+                            "status": "NOT_FOUND",
+                        }
+                    },
+                )
+                return
+            if fake.api_key is not None:
+                key = rec.headers.get("x-goog-api-key") or (rec.query.get("key") or [""])[0]
+                if key != fake.api_key:
+                    r = invalid_api_key()
+                    self._send_json(r.status, r.body)
+                    return
+            reply = fake._next_reply(rec)
+            if reply.delay and fake._stopping.wait(reply.delay):
+                self._abort_connection()
+                return
+            self._serve(reply, rec, fake)
+            rec.completed = reply.kind not in ("hang", "stall", "drop")
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+            rec.client_disconnected = True
+            self.close_connection = True  # client went away (timeout/cancel/barge-in)
+
+    def _serve(self, r: Reply, rec: RecordedRequest, fake: FakeGemini) -> None:
+        if r.kind == "echo":
+            r = dataclasses.replace(text(f"echo: {rec.last_user_text}"), delay=r.delay)
+        if r.kind == "hang" or (r.kind == "stall" and not rec.stream):
+            fake._stopping.wait()  # until stop()
+            self._abort_connection()
+            return
+        if r.kind == "error":
+            self._send_json(r.status, r.body, r.headers)
+            return
+        if r.kind == "malformed":
+            if rec.stream:
+                self._start_sse()
+                self._sse_event(r.body)
+                self._end_chunked()
+            else:
+                self._send_json(200, r.body)
+            return
+
+        events = _events_for(r, rec, fake)
+        if not rec.stream:
+            if r.kind == "drop":
+                data = json.dumps(_merge(events)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json; charset=UTF-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[: len(data) // 2])
+                self._abort_connection()
+                return
+            if r.kind == "stream_error":
+                self._send_json(r.status, r.body)
+                return
+            self._send_json(200, _merge(events))
+            return
+
+        self._start_sse()
+        for i, ev in enumerate(events):
+            if r.kind in ("drop", "stream_error", "stall") and i >= r.after_chunks:
+                break
+            if i and r.chunk_delay and fake._stopping.wait(r.chunk_delay):
+                self._abort_connection()
+                return
+            self._sse_event(ev)
+        if r.kind == "drop":
+            self._abort_connection()  # no terminating 0-chunk
+            return
+        if r.kind == "stall":
+            fake._stopping.wait()
+            self._abort_connection()
+            return
+        if r.kind == "stream_error":
+            self._sse_event(r.body)
+        self._end_chunked()
+
+
+def _usage(prompt_tokens: int, out_tokens: int) -> dict:
+    return {
+        "promptTokenCount": prompt_tokens,
+        "candidatesTokenCount": out_tokens,
+        "totalTokenCount": prompt_tokens + out_tokens,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt_tokens}],
+    }
+
+
+def _split(s: str, n: int) -> list[str]:
+    n = max(1, min(n, len(s) or 1))
+    size = -(-len(s) // n) if s else 1
+    parts = [s[i : i + size] for i in range(0, len(s), size)] or [""]
+    return parts
+
+
+def _events_for(r: Reply, rec: RecordedRequest, fake: FakeGemini) -> list[dict]:
+    """SSE event dicts (GenerateContentResponse JSON) for a text/function_call reply."""
+    prompt_tokens = max(1, len(json.dumps(rec.contents)) // 4)
+    resp_id = f"fake-{fake._counter}"
+    base = {"modelVersion": rec.model or "fake", "responseId": resp_id}
+    events: list[dict] = []
+    if r.kind in ("text", "drop", "stream_error", "stall"):
+        pieces = _split(r.text, r.chunks)
+        out = 0
+        for i, piece in enumerate(pieces):
+            out += max(1, len(piece) // 4)
+            cand: dict[str, Any] = {
+                "content": {"role": "model", "parts": [{"text": piece}]},
+                "index": 0,
+            }
+            if i == len(pieces) - 1:
+                cand["finishReason"] = r.finish_reason
+            events.append(
+                {"candidates": [cand], "usageMetadata": _usage(prompt_tokens, out), **base}
+            )
+    elif r.kind == "function_call":
+        if r.text:
+            events.append(
+                {
+                    "candidates": [
+                        {"content": {"role": "model", "parts": [{"text": r.text}]}, "index": 0}
+                    ],
+                    "usageMetadata": _usage(prompt_tokens, 1),
+                    **base,
+                }
+            )
+        fc: dict[str, Any] = {"name": r.name, "args": r.args or {}}
+        if r.call_id:
+            fc["id"] = r.call_id
+        part: dict[str, Any] = {"functionCall": fc}
+        if r.thought_signature:
+            part["thoughtSignature"] = r.thought_signature
+        events.append(
+            {
+                "candidates": [
+                    {
+                        "content": {"role": "model", "parts": [part]},
+                        "finishReason": "STOP",
+                        "index": 0,
+                    }
+                ],
+                "usageMetadata": _usage(prompt_tokens, 8),
+                **base,
+            }
+        )
+    else:  # pragma: no cover
+        raise ValueError(r.kind)
+    return events
+
+
+def _merge(events: list[dict]) -> dict:
+    """Merge streamed events into one non-streaming GenerateContentResponse."""
+    parts: list[dict] = []
+    for ev in events:
+        for p in ev["candidates"][0]["content"]["parts"]:
+            if "text" in p and parts and "text" in parts[-1]:
+                parts[-1] = {"text": parts[-1]["text"] + p["text"]}
+            else:
+                parts.append(dict(p))
+    last = events[-1]
+    cand = {
+        "content": {"role": "model", "parts": parts},
+        "index": 0,
+        "finishReason": last["candidates"][0].get("finishReason", "STOP"),
+    }
+    return {
+        "candidates": [cand],
+        "usageMetadata": last["usageMetadata"],
+        "modelVersion": last["modelVersion"],
+        "responseId": last["responseId"],
+    }
+
+
+class FakeGemini:
+    """Background fake server. Use as a context manager or start()/stop()."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        nodelay: bool = True,
+    ):
+        self.api_key = api_key  # if set, requests with another key get 400 API_KEY_INVALID
+        self._lock = threading.Lock()
+        self._queue: list[Reply] = []
+        self.requests: list[RecordedRequest] = []
+        self._counter = 0
+        self._stopping = threading.Event()
+        self._conns: set[socket.socket] = set()
+        handler = (
+            _Handler
+            if nodelay
+            else type("_NagleHandler", (_Handler,), {"disable_nagle_algorithm": False})
+        )
+        self._server = _Server((host, port), handler)
+        self._server.fake = self
+        bound_host, bound_port = self._server.server_address[:2]
+        self.host = bound_host.decode() if isinstance(bound_host, bytes | bytearray) else bound_host
+        self.port = int(bound_port)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # -- lifecycle --
+    def start(self) -> FakeGemini:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-gemini",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()  # wake hang/slow handlers
+        self._server.shutdown()
+        with self._lock:
+            conns = list(self._conns)
+        for c in conns:  # unblock keep-alive readers
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+        self._server.server_close()
+        if self._thread:
+            self._thread.join(5)
+
+    def __enter__(self) -> FakeGemini:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # -- scripting --
+    def enqueue(self, *replies: Reply) -> None:
+        with self._lock:
+            self._queue.extend(replies)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._queue.clear()
+            self.requests.clear()
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
+    @property
+    def last_request(self) -> RecordedRequest | None:
+        with self._lock:
+            return self.requests[-1] if self.requests else None
+
+    # -- internals --
+    def _record(self, rec: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(rec)
+
+    def _next_reply(self, rec: RecordedRequest) -> Reply:
+        with self._lock:
+            self._counter += 1
+            return self._queue.pop(0) if self._queue else Reply("echo")
+
+    def _track(self, conn: socket.socket, add: bool) -> None:
+        with self._lock:
+            (self._conns.add if add else self._conns.discard)(conn)
+
+
+def main() -> None:
+    """Serve an echoing fake on a port given as the first argument (default: a free one)."""
+    import sys
+
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    with FakeGemini(port=port) as f:
+        print(f"GOOGLE_GEMINI_BASE_URL={f.base_url}", flush=True)
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
