@@ -27,5 +27,11 @@ format:
 	$(BIN)/ruff format voice_agent_cli tests
 	$(BIN)/ruff check --fix voice_agent_cli tests
 
+# Latency benchmarks (docs/bench.md), e.g.
+#   make bench BENCH_ARGS="chat gemini -n 50 --budget llm_ttft=1500 --compare bench.json"
+BENCH_ARGS ?=
+bench:
+	$(BIN)/va bench $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

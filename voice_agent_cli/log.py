@@ -1,0 +1,425 @@
+"""Logs: JSON lines with correlation ids, and never a secret or personal data in them.
+
+Every component logs with the standard :mod:`logging` module on a logger under
+``va.`` (``va.agent``, ``va.buffer``, ``va.tools`` ...). :func:`configure`
+routes them, and the third-party loggers, to a JSON-lines file under
+``VA_HOME/logs`` and to stderr (text, or JSON with ``--log-format json``).
+
+Correlation: a session id and a turn id live in context variables, set by
+:func:`session_scope` (one per ``va chat``/``talk``/``join`` session) and by
+the agent for each turn (:func:`bind_turn`). Every record, whoever logs it,
+carries the ids in force, and so do the OpenTelemetry spans.
+
+Redaction happens in a filter on every handler, so nothing reaches a log that
+did not go through it: the secret values va knows (API keys read from the
+environment, registered with :func:`register_secret`), secret-looking patterns
+(Google keys, bearer tokens, JWTs, ``key=value`` credentials, passwords in URLs)
+and personal data (e-mail addresses, phone numbers) are replaced by markers.
+
+Only the standard library is imported here: the agent core imports this module.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import os
+import re
+import sys
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+# --- correlation ids ------------------------------------------------------------------
+
+SESSION_ID: ContextVar[str | None] = ContextVar("va_session_id", default=None)
+TURN_ID: ContextVar[str | None] = ContextVar("va_turn_id", default=None)
+
+
+def new_id() -> str:
+    """A short random id (12 hex digits), for sessions and turns."""
+    return uuid.uuid4().hex[:12]
+
+
+def correlation() -> dict[str, str]:
+    """The ids in force in this context (only those that are set)."""
+    ids = {"session_id": SESSION_ID.get(), "turn_id": TURN_ID.get()}
+    return {name: value for name, value in ids.items() if value}
+
+
+@contextmanager
+def session_scope(session_id: str | None = None) -> Iterator[str]:
+    """Run the body as one session: its logs and spans carry ``session_id``."""
+    session_id = session_id or new_id()
+    token = SESSION_ID.set(session_id)
+    try:
+        yield session_id
+    finally:
+        _reset(SESSION_ID, token)
+
+
+def bind_turn(turn_id: str) -> Token[str | None]:
+    """Make ``turn_id`` the turn of this context; undo with :func:`unbind_turn`."""
+    return TURN_ID.set(turn_id)
+
+
+def unbind_turn(token: Token[str | None]) -> None:
+    """End the turn bound by :func:`bind_turn`."""
+    _reset(TURN_ID, token)
+
+
+def _reset(variable: ContextVar[str | None], token: Token[str | None]) -> None:
+    try:
+        variable.reset(token)
+    except ValueError:
+        # An async generator closed from another context (e.g. by the garbage
+        # collector) cannot use its token; clearing is the next best thing.
+        variable.set(None)
+
+
+# --- redaction ------------------------------------------------------------------------
+
+#: Environment variables whose values are secrets wherever they appear.
+SECRET_ENV_VARS = (
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "LIVEKIT_API_KEY",
+    "LIVEKIT_API_SECRET",
+    "OPENAI_API_KEY",
+    "VA_REDIS_PASSWORD",
+)
+
+_SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Google API keys (Gemini): "AIza" and then 35 characters in practice.
+    (re.compile(r"AIza[0-9A-Za-z_\-]{20,}"), "[redacted-key]"),
+    # JSON Web Tokens (LiveKit access tokens are JWTs): three base64url parts.
+    (re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*"), "[redacted-jwt]"),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{8,}"), r"\1 [redacted]"),
+    # OpenAI-style and LiveKit-style API keys.
+    (re.compile(r"\bsk-[A-Za-z0-9_\-]{16,}"), "[redacted-key]"),
+    (re.compile(r"\bAPI[A-Za-z0-9]{10,}\b"), "[redacted-key]"),
+    # key=value / "key": "value" credentials, in URLs, headers and JSON.
+    (
+        re.compile(
+            r"(?i)(\b(?:api[_-]?key|x-goog-api-key|key|secret|api[_-]?secret|token|access[_-]?token"
+            r"|password|passwd|authorization)\b[\"']?\s*[:=]\s*[\"']?)([^\s\"',;&}]{4,})"
+        ),
+        r"\1[redacted]",
+    ),
+    # Passwords in URLs: scheme://user:password@host.
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s:/@]*:)([^\s@/]+)@"), r"\1[redacted]@"),
+)
+
+_EMAIL = re.compile(r"(?i)\b[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}\b")
+# Phone candidates: digits with the separators people write; the digit count and
+# separators are checked in _phone() so that timings, ids and dates stay readable.
+_PHONE_CANDIDATE = re.compile(r"(?<![\w.:/])(\+?\(?\d[\d ().\-]{6,}\d)(?![\w/]|\.\d)")
+_DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _phone(match: re.Match[str]) -> str:
+    text = match.group(1)
+    digits = sum(char.isdigit() for char in text)
+    separators = sum(char in " ()-" for char in text)
+    if not 9 <= digits <= 15 or _DATE_LIKE.match(text):
+        return text
+    # A leading "+" or a grouping with spaces, dashes, parentheses or several dots
+    # marks a phone number; a bare run of digits or one decimal point does not.
+    if text.startswith("+") or separators >= 1 or text.count(".") >= 2:
+        return "[phone]"
+    return text
+
+
+class Redactor:
+    """Replaces secrets and personal data in text with markers."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._lock = threading.Lock()
+        self._secrets: set[str] = set()
+        for secret in secrets:
+            self.add_secret(secret)
+
+    def add_secret(self, value: str | None) -> None:
+        """Never show ``value`` (ignored when too short to be a real secret)."""
+        if value and len(value.strip()) >= 6:
+            with self._lock:
+                self._secrets.add(value.strip())
+
+    def add_environment_secrets(self, environ: Mapping[str, str] | None = None) -> None:
+        """Register the values of the well-known secret variables that are set."""
+        environ = os.environ if environ is None else environ
+        for name in SECRET_ENV_VARS:
+            self.add_secret(environ.get(name))
+
+    def redact(self, text: str) -> str:
+        """``text`` with every known secret, secret-looking token and PII replaced."""
+        if not text:
+            return text
+        with self._lock:
+            secrets = sorted(self._secrets, key=len, reverse=True)
+        for secret in secrets:
+            if secret in text:
+                text = text.replace(secret, "[redacted]")
+        for pattern, replacement in _SECRET_PATTERNS:
+            text = pattern.sub(replacement, text)
+        text = _EMAIL.sub("[email]", text)
+        return _PHONE_CANDIDATE.sub(_phone, text)
+
+    def redact_value(self, value: Any) -> Any:
+        """Redact the strings inside plain data (dicts, lists, tuples)."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, Mapping):
+            return {key: self.redact_value(item) for key, item in value.items()}
+        if isinstance(value, list | tuple | set):
+            return [self.redact_value(item) for item in value]
+        return value
+
+
+#: The process-wide redactor every handler uses.
+REDACTOR = Redactor()
+
+
+def register_secret(value: str | None) -> None:
+    """Tell the log redaction about a secret va holds (e.g. an API key it read)."""
+    REDACTOR.add_secret(value)
+
+
+def redact(text: str) -> str:
+    """Redact ``text`` with the process-wide :class:`Redactor`."""
+    return REDACTOR.redact(text)
+
+
+# --- records and formats -------------------------------------------------------------
+
+# Attributes every LogRecord has; anything else came in through ``extra=``.
+_STANDARD_ATTRS = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
+    | {"message", "asctime", "session_id", "turn_id", "trace_id", "span_id", "va_redacted"}
+)
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {
+        key: value
+        for key, value in vars(record).items()
+        if key not in _STANDARD_ATTRS and not key.startswith("_")
+    }
+
+
+class ContextFilter(logging.Filter):
+    """Adds the correlation ids, and redacts the message, arguments and extras.
+
+    Attached to every handler va installs, so a record from any logger (ours
+    or a library's) is redacted before any formatter sees it.
+    """
+
+    def __init__(self, redactor: Redactor = REDACTOR) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "va_redacted", False):
+            return True  # a record reaching a second handler is already clean
+        for name, value in correlation().items():
+            if not getattr(record, name, None):
+                setattr(record, name, value)
+        from voice_agent_cli import tracing
+
+        for name, value in tracing.current_ids().items():
+            setattr(record, name, value)
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not lose the record
+            message = f"{record.msg!r} {record.args!r}"
+        record.msg = self.redactor.redact(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redactor.redact(record.exc_text)
+        record.exc_info = None  # only the redacted text may be printed
+        if record.stack_info:
+            record.stack_info = self.redactor.redact(record.stack_info)
+        for key, value in _extras(record).items():
+            setattr(record, key, self.redactor.redact_value(value))
+        record.va_redacted = True
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, ids, extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in ("session_id", "turn_id", "trace_id", "span_id"):
+            value = getattr(record, name, None)
+            if value:
+                data[name] = value
+        data.update(_extras(record))
+        if record.exc_text:
+            data["exception"] = record.exc_text
+        return json.dumps(data, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """``HH:MM:SS.mmm LEVEL logger: message [session turn]`` for people."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        clock = datetime.fromtimestamp(record.created).strftime("%H:%M:%S.%f")[:-3]
+        ids = " ".join(
+            f"{name.split('_')[0]}={value}"
+            for name in ("session_id", "turn_id")
+            if (value := getattr(record, name, None))
+        )
+        line = f"{clock} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        if ids:
+            line += f" [{ids}]"
+        if record.exc_text:
+            line += "\n" + record.exc_text
+        return line
+
+
+# --- configuration --------------------------------------------------------------------
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+#: Libraries that log every request at INFO/DEBUG: kept at WARNING or above.
+NOISY_LOGGERS = (
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "httpcore2",
+    "urllib3",
+    "google_genai",
+    "google.auth",
+    "asyncio",
+    "mcp",
+    "livekit",
+    "faster_whisper",
+    "opentelemetry",
+    "filelock",
+)
+
+
+def parse_level(level: str | int) -> int:
+    """A level name (any case) or number as a :mod:`logging` level."""
+    if isinstance(level, int):
+        return level
+    name = level.strip().upper()
+    if name not in LEVELS:
+        from voice_agent_cli.errors import UsageError
+
+        raise UsageError(f"unknown log level {level!r} (one of: {', '.join(LEVELS).lower()})")
+    return int(logging.getLevelName(name))
+
+
+def default_log_file() -> Path:
+    """``VA_HOME/logs/va.log``."""
+    from voice_agent_cli.paths import va_home
+
+    return va_home() / "logs" / "va.log"
+
+
+@dataclass
+class LoggingSetup:
+    """What :func:`configure` installed, so that :meth:`close` can take it away."""
+
+    level: int
+    file: Path | None
+    handlers: list[logging.Handler] = field(default_factory=list)
+    _saved_levels: dict[str, int] = field(default_factory=dict)
+
+    def close(self) -> None:
+        """Flush and remove the handlers; restore the levels that were changed."""
+        root = logging.getLogger()
+        for handler in self.handlers:
+            root.removeHandler(handler)
+            handler.close()
+        self.handlers.clear()
+        for name, level in self._saved_levels.items():
+            logging.getLogger(name or None).setLevel(level)
+        self._saved_levels.clear()
+
+
+_ACTIVE: list[LoggingSetup] = []
+
+
+def configure(
+    level: str | int = "WARNING",
+    *,
+    fmt: str = "text",
+    file: Path | bool | None = True,
+    stream: TextIO | None = None,
+    secrets: Iterable[str] = (),
+) -> LoggingSetup:
+    """Route every log record through redaction to a JSON file and to ``stream``.
+
+    ``level`` applies to va's loggers and to both outputs; third-party loggers
+    in :data:`NOISY_LOGGERS` stay at WARNING or above. ``file=True`` means
+    :func:`default_log_file`; ``False``/``None`` writes no file. A previous
+    setup of this process is closed first, so configuring twice never doubles
+    the output.
+    """
+    if fmt not in ("text", "json"):
+        from voice_agent_cli.errors import UsageError
+
+        raise UsageError(f"unknown log format {fmt!r} (text or json)")
+    while _ACTIVE:
+        _ACTIVE.pop().close()
+    numeric = parse_level(level)
+    REDACTOR.add_environment_secrets()
+    for secret in secrets:
+        REDACTOR.add_secret(secret)
+
+    path = default_log_file() if file is True else (file or None)
+    setup = LoggingSetup(level=numeric, file=path)
+    root = logging.getLogger()
+    for name in ("", "va"):
+        setup._saved_levels[name] = logging.getLogger(name or None).level
+    root.setLevel(numeric)
+    logging.getLogger("va").setLevel(numeric)
+    for name in NOISY_LOGGERS:
+        logger = logging.getLogger(name)
+        setup._saved_levels[name] = logger.level
+        logger.setLevel(max(numeric, logging.WARNING))
+
+    console = logging.StreamHandler(stream or sys.stderr)
+    console.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    setup.handlers.append(console)
+    if path is not None:
+        file_handler = _file_handler(path)
+        if file_handler is not None:
+            file_handler.setFormatter(JsonFormatter())
+            setup.handlers.append(file_handler)
+    for handler in setup.handlers:
+        handler.setLevel(numeric)
+        handler.addFilter(ContextFilter())
+        root.addHandler(handler)
+    _ACTIVE.append(setup)
+    return setup
+
+
+def _file_handler(path: Path) -> logging.Handler | None:
+    """A rotating JSON-lines file (5 MB x 3); ``None`` if it cannot be opened."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return logging.handlers.RotatingFileHandler(
+            path, maxBytes=5_000_000, backupCount=3, encoding="utf-8", delay=True
+        )
+    except OSError as exc:
+        # Logging is never a reason for a command to fail; say so once on stderr.
+        sys.stderr.write(f"va: warning: cannot write the log file {path}: {exc.strerror}\n")
+        return None
