@@ -1,16 +1,21 @@
-"""Retries with exponential backoff and jitter.
+"""Resilience: retries with backoff and jitter, and circuit breakers.
 
 Only errors that say they are retryable (``LLMError.retryable``) are retried;
-everything else fails at once. The sleep function is injectable so that tests
-check the policy without waiting.
+everything else fails at once. A circuit breaker stops calling a dependency
+that keeps failing and tries it again after a rest. Clocks and sleeps are
+injectable so that tests check the policies without waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
+
+from voice_agent_cli.errors import CircuitOpenError
 
 
 @dataclass(frozen=True)
@@ -39,3 +44,175 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(max_retries=0)
+
+
+# --- circuit breakers -----------------------------------------------------------
+
+
+class BreakerState(StrEnum):
+    """Where a circuit breaker stands."""
+
+    CLOSED = "closed"  # calls go through; failures are counted
+    OPEN = "open"  # calls are refused until the recovery time has passed
+    HALF_OPEN = "half_open"  # one trial call decides: closed again, or open again
+
+
+@dataclass(frozen=True)
+class BreakerTransition:
+    """A breaker changed state (an event for metrics, logs and the live view)."""
+
+    breaker: str
+    old: BreakerState
+    new: BreakerState
+    reason: str
+
+
+TransitionListener = Callable[[BreakerTransition], None]
+
+
+class CircuitBreaker:
+    """Stops calling a dependency that keeps failing, and tries it again later.
+
+    Closed: calls pass; ``failure_threshold`` consecutive failures open it.
+    Open: calls are refused (fail fast) for ``recovery_s``. Half-open: exactly
+    one trial call is let through; its success closes the breaker, its failure
+    opens it again for another ``recovery_s``. The clock is injectable.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        failure_threshold: int = 5,
+        recovery_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        listeners: list[TransitionListener] | None = None,
+    ) -> None:
+        self.name = name
+        self.failure_threshold = failure_threshold
+        self.recovery_s = recovery_s
+        self._clock = clock
+        self._listeners = listeners if listeners is not None else []
+        self._state = BreakerState.CLOSED
+        self._failures = 0
+        self._opened_at = 0.0
+        self._trial_in_flight = False
+
+    @property
+    def state(self) -> BreakerState:
+        """The current state (an open breaker turns half-open once it has rested)."""
+        if self._state is BreakerState.OPEN and self._clock() - self._opened_at >= self.recovery_s:
+            self._move(BreakerState.HALF_OPEN, "recovery time elapsed")
+        return self._state
+
+    @property
+    def failures(self) -> int:
+        """Consecutive failures counted so far."""
+        return self._failures
+
+    @property
+    def trial_in_flight(self) -> bool:
+        """True while the half-open trial call is running."""
+        return self._trial_in_flight
+
+    def retry_in(self) -> float:
+        """Seconds until an open breaker lets a trial call through (0 if not open)."""
+        if self.state is not BreakerState.OPEN:
+            return 0.0
+        return max(0.0, self.recovery_s - (self._clock() - self._opened_at))
+
+    def allow(self) -> bool:
+        """May a call go through now? In half-open, only one trial at a time."""
+        state = self.state
+        if state is BreakerState.CLOSED:
+            return True
+        if state is BreakerState.HALF_OPEN and not self._trial_in_flight:
+            self._trial_in_flight = True
+            return True
+        return False
+
+    def check(self) -> None:
+        """Like :meth:`allow`, but raise :class:`CircuitOpenError` when refused."""
+        if not self.allow():
+            raise CircuitOpenError(
+                f"{self.name} is unavailable (circuit open after {self.failure_threshold} "
+                f"failures; next try in {self.retry_in():.0f} s)"
+            )
+
+    def record_success(self) -> None:
+        """A call succeeded: close the breaker and forget past failures."""
+        self._trial_in_flight = False
+        self._failures = 0
+        if self._state is not BreakerState.CLOSED:
+            self._move(BreakerState.CLOSED, "trial call succeeded")
+
+    def record_failure(self, reason: str = "failure") -> None:
+        """A call failed: count it, and open the breaker at the threshold."""
+        self._trial_in_flight = False
+        self._failures += 1
+        if self._state is BreakerState.HALF_OPEN:
+            self._open(f"trial call failed: {reason}")
+        elif self._state is BreakerState.CLOSED and self._failures >= self.failure_threshold:
+            self._open(f"{self._failures} consecutive failures, last: {reason}")
+
+    def reset(self, reason: str) -> None:
+        """Start afresh (e.g. a restarted server process): closed, no failures counted."""
+        self._trial_in_flight = False
+        self._failures = 0
+        if self._state is not BreakerState.CLOSED:
+            self._move(BreakerState.CLOSED, reason)
+
+    def release(self) -> None:
+        """A call ended without telling anything about the dependency (e.g. cancelled)."""
+        self._trial_in_flight = False
+
+    def _open(self, reason: str) -> None:
+        self._opened_at = self._clock()
+        self._move(BreakerState.OPEN, reason)
+
+    def _move(self, new: BreakerState, reason: str) -> None:
+        old, self._state = self._state, new
+        if old is not new:
+            transition = BreakerTransition(self.name, old, new, reason)
+            for listener in list(self._listeners):
+                listener(transition)
+
+
+@dataclass(frozen=True)
+class BreakerPolicy:
+    """Threshold and recovery time of one kind of breaker."""
+
+    failure_threshold: int
+    recovery_s: float
+
+
+class CircuitBreakers:
+    """Every breaker of one agent, by name, with one place to listen to transitions."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._breakers: dict[str, CircuitBreaker] = {}
+        self._listeners: list[TransitionListener] = []
+
+    def get(self, name: str, policy: BreakerPolicy) -> CircuitBreaker:
+        """The breaker called ``name``, created with ``policy`` on first use."""
+        if name not in self._breakers:
+            self._breakers[name] = CircuitBreaker(
+                name,
+                failure_threshold=policy.failure_threshold,
+                recovery_s=policy.recovery_s,
+                clock=self._clock,
+                listeners=self._listeners,
+            )
+        return self._breakers[name]
+
+    def listen(self, listener: TransitionListener) -> None:
+        """Call ``listener`` on every transition of every breaker."""
+        self._listeners.append(listener)
+
+    def states(self) -> dict[str, BreakerState]:
+        """Name to current state, for health views."""
+        return {name: breaker.state for name, breaker in sorted(self._breakers.items())}
+
+    def __iter__(self) -> Iterator[CircuitBreaker]:
+        return iter(list(self._breakers.values()))

@@ -3,9 +3,10 @@
 A provider implements :meth:`LLM._stream_impl`, which talks to its model and
 translates the model's own exceptions into :mod:`voice_agent_cli.errors`. The
 base class wraps it with what every provider needs: a timeout on the first
-chunk and between chunks (so a hanging server never hangs va), and retries with
+chunk and between chunks (so a hanging server never hangs va), retries with
 backoff for retryable errors, only while nothing has been yielded yet (a reply
-half-streamed to the user is never silently restarted).
+half-streamed to the user is never silently restarted), and an optional
+circuit breaker that fails fast while the provider is down.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 
 from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolSpec
 from voice_agent_cli.errors import LLMError, LLMTimeout
-from voice_agent_cli.resilience import RetryPolicy
+from voice_agent_cli.resilience import CircuitBreaker, RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,14 @@ class LLM(ABC):
     #: Short provider name used in output and metrics: "gemini", "local", "fake".
     provider: str = "llm"
 
-    def __init__(self, *, model: str, timeout_s: float = 30.0, retry: RetryPolicy | None = None):
+    def __init__(
+        self, *, model: str, timeout_s: float | None = 30.0, retry: RetryPolicy | None = None
+    ):
         self.model = model
         self.timeout_s = timeout_s
         self.retry = retry or RetryPolicy()
+        #: Opened by repeated availability failures (after retries); see resilience.py.
+        self.breaker: CircuitBreaker | None = None
 
     @property
     def name(self) -> str:
@@ -75,8 +80,34 @@ class LLM(ABC):
     async def stream(self, request: LLMRequest) -> AsyncGenerator[LLMChunk, None]:
         """Stream the answer to ``request``: text chunks and tool calls.
 
-        Raises :class:`~voice_agent_cli.errors.LLMError` subclasses only.
+        Raises :class:`~voice_agent_cli.errors.LLMError` subclasses, or
+        :class:`~voice_agent_cli.errors.CircuitOpenError` while the breaker is open.
         """
+        if self.breaker is None:
+            async with aclosing(self._with_retries(request)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+            return
+        breaker = self.breaker
+        breaker.check()
+        try:
+            async with aclosing(self._with_retries(request)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+        except LLMError as exc:
+            # Only availability failures (5xx, 429, timeouts, unreachable) say the
+            # provider is unhealthy; a bad key or a bad request does not.
+            if exc.retryable:
+                breaker.record_failure(type(exc).__name__)
+            else:
+                breaker.release()
+            raise
+        except BaseException:
+            breaker.release()  # cancelled or closed early: no verdict
+            raise
+        breaker.record_success()
+
+    async def _with_retries(self, request: LLMRequest) -> AsyncGenerator[LLMChunk, None]:
         attempt = 0
         while True:
             produced = False
@@ -115,7 +146,7 @@ class LLM(ABC):
                     return
                 except TimeoutError:
                     raise LLMTimeout(
-                        f"{self.provider} did not answer within {self.timeout_s:g} s",
+                        f"{self.provider} did not answer within {self.timeout_s or 0:g} s",
                         provider=self.provider,
                     ) from None
                 except (LLMError, asyncio.CancelledError):

@@ -93,7 +93,7 @@ class GeminiLLM(LLM):
             base_url=self.base_url,
             api_version=self.api_version,
             # A safety net per read; the base class enforces our own deadlines.
-            timeout=int(self.timeout_s * 1000),
+            timeout=int(self.timeout_s * 1000) if self.timeout_s else None,
             retry_options=types.HttpRetryOptions(attempts=1),
             async_client_args={"transport": httpx2.AsyncHTTPTransport()},
         )

@@ -1,0 +1,82 @@
+"""Failover between LLM providers, by composition: ``FallbackLLM([gemini, local])``.
+
+Each provider keeps its own retries and breaker. When one fails with an
+availability error (or its breaker is open) before it has produced anything,
+the next one is asked. Errors that another provider would hit just the same
+(a request that is too long, say) are raised at once; so is any failure once
+text has reached the user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import aclosing
+
+from voice_agent_cli.errors import CircuitOpenError, LLMError
+from voice_agent_cli.llm.base import LLM, LLMChunk, LLMRequest
+from voice_agent_cli.resilience import RetryPolicy
+
+FailoverListener = Callable[[LLM, LLM, Exception], None]
+
+
+class FallbackLLM(LLM):
+    """The first provider that answers, in order of preference."""
+
+    provider = "fallback"
+
+    def __init__(self, providers: Sequence[LLM], *, on_failover: FailoverListener | None = None):
+        if not providers:
+            raise ValueError("FallbackLLM needs at least one provider")
+        primary = providers[0]
+        # Each provider times out and retries on its own; this wrapper adds neither.
+        super().__init__(model=primary.model, timeout_s=None, retry=RetryPolicy(max_retries=0))
+        self.providers = list(providers)
+        self.on_failover = on_failover
+        #: The provider that served the last request.
+        self.active: LLM = primary
+        self.context_window = getattr(primary, "context_window", None)
+
+    @property
+    def name(self) -> str:
+        """The primary's name: replies are keyed and labelled by what was asked for."""
+        return self.providers[0].name
+
+    def count_tokens(self, text: str) -> int:
+        return self.providers[0].count_tokens(text)
+
+    async def start(self) -> None:
+        """Start the primary; the fallbacks start when first needed."""
+        await self.providers[0].start()
+
+    async def aclose(self) -> None:
+        for provider in self.providers:
+            await provider.aclose()
+
+    async def _stream_impl(self, request: LLMRequest) -> AsyncGenerator[LLMChunk, None]:
+        last_error: Exception | None = None
+        for index, provider in enumerate(self.providers):
+            produced = False
+            try:
+                async with aclosing(provider.stream(request)) as chunks:
+                    async for chunk in chunks:
+                        produced = True
+                        self.active = provider
+                        yield chunk
+                self.active = provider
+                return
+            except (LLMError, CircuitOpenError) as exc:
+                if produced or not _worth_another_provider(exc):
+                    raise
+                last_error = exc
+                if index + 1 < len(self.providers) and self.on_failover:
+                    self.on_failover(provider, self.providers[index + 1], exc)
+        assert last_error is not None
+        raise last_error
+
+
+def _worth_another_provider(exc: Exception) -> bool:
+    """Would a different provider plausibly succeed where this one failed?"""
+    if isinstance(exc, CircuitOpenError):
+        return True  # that provider is resting; another may answer
+    # A bad key or a bad request is the user's to fix, not an outage to hide.
+    return isinstance(exc, LLMError) and exc.retryable
