@@ -1,20 +1,260 @@
-"""``va talk``: the local voice loop (not available yet)."""
+"""``va talk``: a voice conversation, microphone to speaker, or WAV files headless.
+
+With no ``--input`` the microphone is the source and the speaker the sink (echo
+cancelled, barge-in on). ``--input`` takes WAV files or directories, each file
+one turn of the same conversation; ``--output`` writes the agent's voice to a
+WAV file (or one file per reply into a directory). A live view shows the
+transcript, the agent's state and per-turn timings on a terminal; plain lines
+otherwise; ``--json`` prints one JSON object per turn.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import sys
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import typer
 
-from voice_agent_cli.cli.unavailable import not_available
+from voice_agent_cli.cli.common import (
+    JsonOption,
+    ProfileOption,
+    load,
+    loading_status,
+    print_json,
+    stderr_console,
+)
+
+if TYPE_CHECKING:
+    from voice_agent_cli.config import Profile, Settings
+    from voice_agent_cli.speech.io import AudioSink, AudioSource
+    from voice_agent_cli.speech.tts import TextToSpeech
 
 
 def register(app: typer.Typer) -> None:
-    """Add the command to ``app``."""
+    """Add ``va talk`` to ``app``."""
     app.command(
-        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-        help="Talk with the agent: microphone to speaker, or WAV files with --input/--output.",
+        help="Talk with the agent: microphone to speaker, or WAV files with --input/--output."
     )(talk)
 
 
-def talk() -> None:
+def talk(
+    inputs: list[Path] = typer.Option(
+        [],
+        "--input",
+        "-i",
+        help="A WAV file (or a directory of them) to use instead of the microphone; "
+        "repeat for more turns.",
+    ),
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Write the agent's voice to this WAV file (a directory: one file per reply) "
+        "instead of the speaker.",
+    ),
+    json_output: bool = JsonOption,
+    list_devices: bool = typer.Option(
+        False, "--list-devices", help="List the audio devices and exit."
+    ),
+    input_device: str | None = typer.Option(
+        None, "--input-device", help="Microphone: an index or part of a name (--list-devices)."
+    ),
+    output_device: str | None = typer.Option(
+        None, "--output-device", help="Speaker: an index or part of a name (--list-devices)."
+    ),
+    echo: str | None = typer.Option(
+        None,
+        "--echo",
+        help="aec (cancel the agent's voice from the mic), half-duplex (mute the mic while "
+        "the agent speaks) or off (headphones).",
+    ),
+    realtime: bool = typer.Option(
+        False, "--realtime", help="Feed --input files at the pace of real time, like a microphone."
+    ),
+    voice: Path | None = typer.Option(None, "--voice", help="A piper .onnx voice."),
+    speed: float | None = typer.Option(None, "--speed", help="Speaking rate (0.5-2.0)."),
+    stt_model: Path | None = typer.Option(
+        None, "--stt-model", help="A faster-whisper (CTranslate2) model directory."
+    ),
+    language: str | None = typer.Option(None, "--language", help="Language of the user's speech."),
+    beam_size: int | None = typer.Option(None, "--beam-size", help="Whisper beam size."),
+    end_silence_ms: int | None = typer.Option(
+        None, "--end-silence-ms", help="Silence (ms) that ends the user's turn."
+    ),
+    llm: str | None = typer.Option(
+        None, "--llm", help="LLM provider: local, gemini or auto. Env: VA_LLM."
+    ),
+    model: str | None = typer.Option(
+        None, "--model", help="Gemini model name, or a GGUF file for the local provider."
+    ),
+    system: str | None = typer.Option(None, "--system", help="Replace the system prompt."),
+    profile: str | None = ProfileOption,
+) -> None:
     """Talk with the agent (voice loop)."""
-    not_available("talk", "the voice pipeline (VAD, faster-whisper, piper) is still being built")
+    if list_devices:
+        _list_devices(json_output)
+        return
+    overrides: dict[str, Any] = {
+        "llm.provider": llm,
+        "llm.system_prompt": system,
+        "voice.input_device": input_device,
+        "voice.output_device": output_device,
+        "voice.echo": echo,
+        "tts.voice": str(voice) if voice else None,
+        "tts.speed": speed,
+        "stt.model_path": str(stt_model) if stt_model else None,
+        "stt.language": language,
+        "stt.beam_size": beam_size,
+        "vad.end_of_turn_silence_ms": end_silence_ms,
+    }
+    settings = load(profile, overrides)
+    if model is not None:
+        key = "gemini.model" if settings.llm_provider == "gemini" else "local.model_path"
+        settings = load(profile, {**overrides, key: model})
+    talk_run = TalkRun(settings, inputs=inputs, output=output, json_output=json_output)
+    try:
+        asyncio.run(talk_run.main(realtime=realtime))
+    except KeyboardInterrupt:
+        if inputs:
+            raise  # a scripted run that was stopped: exit code 130
+        stderr_console().print("[dim]bye[/]")
+
+
+def _list_devices(json_output: bool) -> None:
+    from voice_agent_cli.speech.devices import list_devices
+
+    devices = list_devices()
+    if json_output:
+        print_json([device.as_json() for device in devices])
+        return
+    err = stderr_console()
+    if not devices:
+        err.print("no audio devices found; va talk --input question.wav works without one")
+        return
+    for device in devices:
+        marks = [
+            m
+            for m, on in (
+                ("default in", device.default_input),
+                ("default out", device.default_output),
+            )
+            if on
+        ]
+        sys.stdout.write(
+            f"{device.index:>3}  {device.name}  (in {device.inputs}, out {device.outputs}, "
+            f"{device.default_rate:.0f} Hz){'  [' + ', '.join(marks) + ']' if marks else ''}\n"
+        )
+
+
+class TalkRun:
+    """One ``va talk`` run: opens the audio, the models and the agent, then the voice loop."""
+
+    def __init__(
+        self, settings: Settings, *, inputs: list[Path], output: Path | None, json_output: bool
+    ) -> None:
+        self.settings = settings
+        self.inputs = inputs
+        self.output = output
+        self.json_output = json_output
+
+    async def main(self, *, realtime: bool = False) -> None:
+        from voice_agent_cli.core.build import open_agent
+        from voice_agent_cli.speech.build import (
+            build_engines,
+            import_engine_modules,
+            load_engines,
+            voice_options,
+        )
+        from voice_agent_cli.speech.pipeline import VoiceSession
+        from voice_agent_cli.ui.talk_view import TalkView
+
+        profile = self.settings.profile
+        async with AsyncExitStack() as stack:
+            # Audio first: a bad file or a missing device fails before any model loads.
+            source = self._open_source(realtime)
+            stack.push_async_callback(source.aclose)
+            sink = self._open_sink()
+            stack.push_async_callback(sink.aclose)
+            stt, tts = build_engines(profile)
+            stack.push_async_callback(stt.aclose)
+            stack.push_async_callback(tts.aclose)
+            with loading_status("Loading the speech models and the LLM...") as progress:
+                agent = await stack.enter_async_context(
+                    open_agent(self.settings, progress=progress)
+                )
+                await asyncio.to_thread(import_engine_modules)  # before any parallel load
+                await asyncio.gather(agent.start(), load_engines(stt, tts))
+            if source.realtime:
+                # The user takes a moment to speak: use it to make ready replies instant.
+                warming = asyncio.create_task(_warm_buffered_replies(tts, profile), name="tts-warm")
+                stack.push_async_callback(_cancel, warming)
+
+            # Files and headphones need no echo handling; a speaker and a mic do.
+            live_audio = not self.inputs and self.output is None
+            options = voice_options(profile, echo=None if live_audio else "off")
+            err = stderr_console()
+            live_console = None if self.json_output else _live_console()
+            header = f"va talk · {agent.llm.name} · {stt.name} · {tts.name}"
+            with TalkView(
+                sys.stdout,
+                err,
+                json_output=self.json_output,
+                live_console=live_console,
+                header=header,
+            ) as view:
+                session = VoiceSession(
+                    agent, source, sink, stt=stt, tts=tts, options=options, observer=view.show
+                )
+                stack.push_async_callback(session.aclose)
+                if live_console is None and not self.json_output and not self.inputs:
+                    err.print(f"[dim]{header} - listening (Ctrl-C to quit)[/]")
+                await session.run()
+
+    def _open_source(self, realtime: bool) -> AudioSource:
+        frame_ms = self.settings.profile.voice.frame_ms
+        if self.inputs:
+            from voice_agent_cli.speech.files import FileSource
+
+            return FileSource.from_files(self.inputs, pace=realtime, frame_ms=frame_ms)
+        from voice_agent_cli.speech.devices import MicrophoneSource
+
+        microphone = MicrophoneSource(self.settings.profile.voice.input_device, frame_ms=frame_ms)
+        microphone.open()
+        return microphone
+
+    def _open_sink(self) -> AudioSink:
+        from voice_agent_cli.speech.files import FileSink
+
+        if self.output is not None or self.inputs:
+            # Files in, no --output: the transcript is the result, the audio is dropped.
+            return FileSink(self.output)
+        from voice_agent_cli.speech.devices import SpeakerSink
+
+        return SpeakerSink(self.settings.profile.voice.output_device)
+
+
+def _live_console() -> Any:
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    return console if console.is_terminal else None
+
+
+async def _warm_buffered_replies(tts: TextToSpeech, profile: Profile) -> None:
+    """Synthesise the profile's fixed pre-buffered replies, so they play with no wait."""
+    from voice_agent_cli.speech.sentences import SentenceSplitter
+
+    for response in profile.buffer.responses:
+        if "{" in response.reply:  # a template ({time}): its words change
+            continue
+        splitter = SentenceSplitter()
+        for sentence in [*splitter.push(response.reply + " "), *splitter.flush()]:
+            await tts.synthesize(sentence)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)

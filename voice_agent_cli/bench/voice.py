@@ -1,0 +1,190 @@
+"""Bench scenario ``voice``: WAV in, WAV out, through the whole voice loop.
+
+Each sample is one spoken question, fed at the pace of real time (as a
+microphone would) through Silero VAD endpointing, faster-whisper, the agent
+and piper, into a WAV sink. Stages, per reply path (``:buffered`` replies come
+from the profile's pre-buffered responses with no LLM; ``:llm`` replies from
+the embedded local model, with the buffer and tools off):
+
+- ``end_of_turn_delay``: end of speech -> end of turn decided (the silence wait);
+- ``transcription_delay``: end of speech -> transcript ready;
+- ``llm_ttft``: request -> first token (``:llm`` only);
+- ``tts_ttfb``: first sentence ready -> its audio ready;
+- ``e2e_latency``: end of speech -> first agent audio.
+
+Targets (measured, not asserted): e2e_latency p50 under 600 ms for buffered
+replies and under 1.2 s with the embedded LLM. Figures add the word error rate
+of a TTS -> STT round trip over a set of sentences (jiwer).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from voice_agent_cli.bench import BenchOptions, ScenarioRun
+
+if TYPE_CHECKING:
+    from voice_agent_cli.config import Settings
+    from voice_agent_cli.core.agent import Agent
+    from voice_agent_cli.speech.audio import Samples
+    from voice_agent_cli.speech.stt import SpeechToText
+    from voice_agent_cli.speech.tts import TextToSpeech
+
+#: Spoken questions the default profile answers from its pre-buffered replies.
+BUFFERED_QUESTIONS = ("Hello there.", "Thank you very much.", "Who are you?", "What can you do?")
+
+#: Spoken questions for the embedded LLM (each in a fresh conversation).
+LLM_QUESTIONS = (
+    "What is the capital of Italy?",
+    "How many days are in a week?",
+    "Which animal says moo?",
+    "What do bees make?",
+)
+
+#: Sentences of the TTS -> STT round trip.
+WER_SENTENCES = (
+    "What is the capital of France?",
+    "Please set a timer for ten minutes.",
+    "Tell me a joke about computers.",
+    "How far is the moon from the earth?",
+    "Remind me to buy milk tomorrow morning.",
+    "Can you recommend a good book to read?",
+    "Turn off the lights in the kitchen.",
+    "What is the weather like in Berlin this weekend?",
+    "Send a message to my sister saying I will be late.",
+    "How many people live in Tokyo?",
+    "Play some relaxing music, please.",
+    "Who wrote the novel Pride and Prejudice?",
+)
+
+VOICE_STAGES = ("end_of_turn_delay", "transcription_delay", "llm_ttft", "tts_ttfb", "e2e_latency")
+MAX_OUTPUT_TOKENS = 64
+
+
+async def run(options: BenchOptions) -> ScenarioRun:
+    """Measure the voice loop on both reply paths, then the round-trip WER."""
+    from voice_agent_cli.bench._turns import plain_chat_settings
+    from voice_agent_cli.core.build import open_agent
+    from voice_agent_cli.speech.build import build_engines, load_engines
+    from voice_agent_cli.testing import FakeLLM
+
+    result = ScenarioRun()
+    llm_settings = plain_chat_settings(
+        options.profile, {"llm.provider": "local", "llm.max_output_tokens": MAX_OUTPUT_TOKENS}
+    )
+    buffered_settings = _buffered_settings(options.profile)
+    stt, tts = build_engines(buffered_settings.profile)
+    await load_engines(stt, tts)
+    try:
+        result.figures["stt"], result.figures["tts"] = stt.name, tts.name
+        # The buffered path never reaches the LLM: a scripted one stands by, so
+        # a buffer miss is noticed (its source would be "llm").
+        async with open_agent(buffered_settings, llm=FakeLLM()) as agent:
+            clips = [await _spoken(tts, text) for text in BUFFERED_QUESTIONS]
+            await _voice_stage(
+                "buffered", agent, clips, buffered_settings, stt, tts, options, result
+            )
+        async with open_agent(llm_settings) as agent:
+            await agent.start()
+            clips = [await _spoken(tts, text) for text in LLM_QUESTIONS]
+            await _voice_stage("llm", agent, clips, llm_settings, stt, tts, options, result)
+            result.figures["llm"] = agent.llm.name
+        result.figures["round_trip"] = await round_trip_wer(stt, tts, WER_SENTENCES)
+    finally:
+        await stt.aclose()
+        await tts.aclose()
+    result.figures["targets_p50_ms"] = {"e2e_latency:buffered": 600, "e2e_latency:llm": 1200}
+    result.figures["end_of_turn_silence_ms"] = buffered_settings.profile.vad.end_of_turn_silence_ms
+    return result
+
+
+def _buffered_settings(profile: str | None) -> Settings:
+    """The profile with its pre-buffered replies, no reply cache and no tool servers."""
+    from voice_agent_cli.config import load_settings
+
+    base = {"cache.enabled": False, "buffer.enabled": True}
+    servers = load_settings(profile, base).profile.mcp.servers
+    settings = load_settings(
+        profile, {**base, **{f"mcp.servers.{name}.enabled": False for name in servers}}
+    )
+    if not settings.profile.buffer.responses and profile is not None:
+        return _buffered_settings(None)  # measure the default profile's replies instead
+    return settings
+
+
+async def _spoken(tts: TextToSpeech, text: str) -> Samples:
+    from voice_agent_cli.speech.audio import PIPELINE_RATE, resample
+
+    speech = await tts.synthesize(text)
+    return resample(speech.audio, speech.sample_rate, PIPELINE_RATE)
+
+
+async def _voice_stage(
+    path: str,
+    agent: Agent,
+    clips: list[Samples],
+    settings: Settings,
+    stt: SpeechToText,
+    tts: TextToSpeech,
+    options: BenchOptions,
+    result: ScenarioRun,
+) -> None:
+    """Warm-up then measured turns, each a fresh conversation, fed in real time."""
+    from voice_agent_cli.speech.build import voice_options
+    from voice_agent_cli.speech.files import FileSink, FileSource
+    from voice_agent_cli.speech.pipeline import VoiceSession
+
+    sources: dict[str, int] = {}
+    gap_s = settings.profile.vad.end_of_turn_silence_ms / 1000 + 0.6
+    for index in range(options.warmup + options.iterations):
+        agent.reset()
+        source = FileSource([clips[index % len(clips)]], lead_s=0.3, gap_s=gap_s, pace=True)
+        session = VoiceSession(
+            agent,
+            source,
+            FileSink(None),
+            stt=stt,
+            tts=tts,
+            options=voice_options(settings.profile, echo="off"),
+        )
+        turns = await session.run()
+        if len(turns) != 1:
+            raise RuntimeError(f"bench voice: expected one turn, the loop took {len(turns)}")
+        turn = turns[0]
+        sources[str(turn.source)] = sources.get(str(turn.source), 0) + 1
+        if index < options.warmup:
+            continue
+        for stage in VOICE_STAGES:
+            if stage in turn.timings:
+                result.sample(f"{stage}:{path}", turn.timings[stage])
+    result.figures[f"sources:{path}"] = sources
+    expected = ("prebuffered", "cache") if path == "buffered" else ("llm",)
+    if any(source not in expected for source in sources):
+        raise RuntimeError(f"bench voice: {path} turns were answered by {sorted(sources)}")
+
+
+async def round_trip_wer(
+    stt: SpeechToText, tts: TextToSpeech, sentences: tuple[str, ...]
+) -> dict[str, Any]:
+    """Word error rate of speaking each sentence with the TTS and hearing it with the STT."""
+    import jiwer
+
+    heard = [(await stt.transcribe(await _spoken(tts, s))).text for s in sentences]
+    reference = [normalise(s) for s in sentences]
+    hypothesis = [normalise(h) for h in heard]
+    mistakes = [(r, h) for r, h in zip(reference, hypothesis, strict=True) if r != h]
+    return {
+        "sentences": len(sentences),
+        "wer": round(jiwer.wer(reference, hypothesis), 4),
+        "mismatches": mistakes,
+    }
+
+
+_NUMBERS = {"10": "ten", "ten": "ten", "2": "two", "two": "two"}
+
+
+def normalise(text: str) -> str:
+    """Lower case, no punctuation, small numbers as words (Whisper writes "10")."""
+    words = re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
+    return " ".join(_NUMBERS.get(word, word) for word in words)

@@ -1,0 +1,71 @@
+"""Wire the voice loop from a profile: options, engines, and their loading.
+
+The counterpart of :mod:`voice_agent_cli.core.build` for speech: ``va talk``,
+``va join`` and ``va bench`` take the same STT, TTS and turn-taking settings
+from the ``[voice]``, ``[vad]``, ``[stt]`` and ``[tts]`` sections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from voice_agent_cli.speech.endpointing import EndpointingOptions
+from voice_agent_cli.speech.pipeline import EchoMode, VoiceOptions
+
+if TYPE_CHECKING:
+    from voice_agent_cli.config import Profile
+    from voice_agent_cli.speech.stt import SpeechToText
+    from voice_agent_cli.speech.tts import TextToSpeech
+
+
+def endpointing_options(profile: Profile) -> EndpointingOptions:
+    """The endpointer thresholds of the profile's ``[vad]`` section."""
+    vad = profile.vad
+    return EndpointingOptions(
+        threshold=vad.threshold,
+        start_ms=vad.start_ms,
+        end_silence_ms=vad.end_of_turn_silence_ms,
+        min_speech_ms=vad.min_speech_ms,
+        pre_roll_ms=vad.pre_roll_ms,
+        max_utterance_s=vad.max_turn_s,
+    )
+
+
+def voice_options(profile: Profile, *, echo: EchoMode | None = None) -> VoiceOptions:
+    """Turn-taking options; ``echo`` overrides the profile (files need none)."""
+    return VoiceOptions(
+        endpointing=endpointing_options(profile),
+        echo=echo or profile.voice.echo,
+        barge_in=profile.voice.barge_in,
+        speculative_stt=profile.voice.speculative_stt,
+        unfinished_silence_ms=profile.vad.unfinished_silence_ms,
+    )
+
+
+def build_engines(profile: Profile) -> tuple[SpeechToText, TextToSpeech]:
+    """The STT and TTS engines of the profile (not loaded yet)."""
+    from voice_agent_cli.speech.stt import build_stt
+    from voice_agent_cli.speech.tts import build_tts
+
+    return build_stt(profile.stt), build_tts(profile.tts)
+
+
+def import_engine_modules() -> None:
+    """Import the speech libraries, one after the other. Blocking: run it in a thread.
+
+    numpy's C extension fails ("partially initialized module") when two threads
+    import it for the first time at once, as parallel model loads would.
+    """
+    import importlib
+
+    for name in ("numpy", "onnxruntime", "faster_whisper", "piper"):
+        importlib.import_module(name)
+
+
+async def load_engines(stt: SpeechToText, tts: TextToSpeech) -> None:
+    """Load the VAD, STT and TTS models (each once per process), side by side."""
+    from voice_agent_cli.speech.vad import load_vad_model
+
+    await asyncio.to_thread(import_engine_modules)
+    await asyncio.gather(stt.start(), tts.start(), asyncio.to_thread(load_vad_model))
