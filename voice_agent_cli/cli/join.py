@@ -1,20 +1,337 @@
-"""``va join``: the agent in a LiveKit room (not available yet)."""
+"""``va join``: the agent as a participant of a LiveKit room.
+
+``va join --room demo`` mints its own agent token from LIVEKIT_API_KEY /
+LIVEKIT_API_SECRET and joins LIVEKIT_URL (``--token`` joins with a given one).
+The order is chosen so that failures are fast: flags, URL and token are
+checked offline; then the room is joined (bounded by ``--connect-timeout``);
+only then are the speech models and the LLM loaded, while already in the room.
+Then every participant's microphone gets a voice pipeline, answers are spoken
+on the agent's track, transcripts go to the data channel, and dropped
+connections are re-established with backoff, until Ctrl-C or SIGTERM, which
+leave cleanly (exit code 0).
+
+The view: a live Rich view on a terminal; plain lines otherwise; ``--json``
+prints one JSON object per event or turn. See docs/livekit.md.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import typer
 
-from voice_agent_cli.cli.unavailable import not_available
+from voice_agent_cli.cli import observability
+from voice_agent_cli.cli.common import JsonOption, ProfileOption, load, stderr_console
+
+if TYPE_CHECKING:
+    from voice_agent_cli.config import Settings
+    from voice_agent_cli.llm.base import LLM
+    from voice_agent_cli.rooms.sdk import RoomLike
+    from voice_agent_cli.rooms.session import RoomAgent
+    from voice_agent_cli.rooms.target import RoomTarget
+    from voice_agent_cli.ui.join_view import JoinView
 
 
 def register(app: typer.Typer) -> None:
-    """Add the command to ``app``."""
-    app.command(
-        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-        help="Join a LiveKit room as a voice agent participant (va join --room demo).",
-    )(join)
+    """Add ``va join`` to ``app``."""
+    app.command(help="Join a LiveKit room as a voice agent participant (va join --room demo).")(
+        join
+    )
 
 
-def join() -> None:
-    """Join a LiveKit room."""
-    not_available("join", "the LiveKit room integration is still being built")
+def join(
+    room: str | None = typer.Option(None, "--room", "-r", help="The room to join."),
+    token: str | None = typer.Option(
+        None,
+        "--token",
+        help="Join with this token (room and identity are the token's) instead of minting one.",
+        show_default=False,
+    ),
+    url: str | None = typer.Option(
+        None, "--url", help="LiveKit server, e.g. ws://localhost:7880. Env: LIVEKIT_URL."
+    ),
+    api_key: str | None = typer.Option(
+        None, "--api-key", help="API key. Env: LIVEKIT_API_KEY (the secret: LIVEKIT_API_SECRET)."
+    ),
+    identity: str | None = typer.Option(
+        None, "--identity", help="The agent's identity in the room (default va-agent)."
+    ),
+    name: str | None = typer.Option(None, "--name", help="The agent's display name (default va)."),
+    answer: str | None = typer.Option(
+        None,
+        "--answer",
+        help="Whom to answer: everyone, participant (see --participant) or addressed "
+        '("hey va, ...").',
+    ),
+    participant: str | None = typer.Option(
+        None, "--participant", help="With --answer participant: the identity to answer."
+    ),
+    barge_in: str | None = typer.Option(
+        None,
+        "--barge-in",
+        help="Who cuts the agent's reply by speaking: anyone, addressee or off.",
+    ),
+    connect_timeout: float | None = typer.Option(
+        None, "--connect-timeout", min=0.1, help="Seconds one connection attempt may take (5)."
+    ),
+    reconnect: bool | None = typer.Option(
+        None, "--reconnect/--no-reconnect", help="Rejoin when the connection drops (on)."
+    ),
+    llm: str | None = typer.Option(
+        None, "--llm", help="LLM provider: local, gemini or auto. Env: VA_LLM."
+    ),
+    json_output: bool = JsonOption,
+    profile: str | None = ProfileOption,
+    log_level: str | None = observability.LogLevelOption,
+    log_format: str | None = observability.LogFormatOption,
+    metrics_port: int | None = observability.MetricsPortOption,
+    otel: str | None = observability.OtelOption,
+    metrics_json: Path | None = observability.MetricsJsonOption,
+) -> None:
+    """Join a LiveKit room and answer its participants."""
+    from voice_agent_cli.rooms.target import resolve_target
+
+    overrides: dict[str, Any] = {
+        "llm.provider": llm,
+        "livekit.answer": answer,
+        "livekit.participant": participant,
+        "livekit.barge_in": barge_in,
+        "livekit.connect_timeout_s": connect_timeout,
+        "livekit.reconnect": reconnect,
+        **observability.overrides(log_level, log_format, metrics_port, otel),
+    }
+    settings = load(profile, overrides)
+    target = resolve_target(
+        settings.profile.livekit,
+        room=room,
+        token=token,
+        url=url,
+        api_key=api_key,
+        identity=identity,
+        name=name,
+    )
+    from voice_agent_cli.observability import observe_command
+
+    with (
+        observe_command(settings, "join", metrics_json=metrics_json),
+        _quiet_sdk_logs(settings),
+    ):
+        run = JoinRun(settings, target, json_output=json_output)
+        try:
+            asyncio.run(run.main())
+        except asyncio.CancelledError:
+            raise KeyboardInterrupt from None  # a second Ctrl-C: exit code 130
+
+
+@contextmanager
+def _quiet_sdk_logs(settings: Settings) -> Iterator[None]:
+    """The SDK logs every failed attempt as a warning: va says it once, in its own words.
+
+    With ``--log-level debug`` the SDK's own lines are kept.
+    """
+    sdk = logging.getLogger("livekit")
+    saved = sdk.level
+    if settings.profile.observability.log_level != "DEBUG":
+        sdk.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        sdk.setLevel(saved)
+
+
+class JoinRun:
+    """One ``va join`` run: join, load, listen and answer until told to leave.
+
+    ``room_factory`` and ``llm`` replace the real room and the profile's LLM
+    (tests run the whole command against a fake room and a scripted LLM).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        target: RoomTarget,
+        *,
+        json_output: bool,
+        room_factory: Callable[[], RoomLike] | None = None,
+        llm: LLM | None = None,
+    ) -> None:
+        self.settings = settings
+        self.target = target
+        self.json_output = json_output
+        self.room_factory = room_factory
+        self.llm = llm
+        self.stop = asyncio.Event()
+
+    async def main(self) -> None:
+        from voice_agent_cli import metrics
+        from voice_agent_cli.ui.join_view import JoinView
+
+        remove_handlers = self._handle_signals()
+        room_agent = self._room_agent()
+        live_console = _live_console() if not self.json_output else None
+        view = JoinView(
+            sys.stdout,
+            stderr_console(),
+            room=self.target.room,
+            agent=self.target.identity,
+            metrics=metrics.current(),
+            participants=room_agent.participants,
+            json_output=self.json_output,
+            live_console=live_console,
+            policy=self._policy().describe(),
+        )
+        room_agent.add_observer(view.show)
+        try:
+            async with AsyncExitStack() as stack:
+                stack.push_async_callback(room_agent.aclose)
+                with view:
+                    if not await self._until_stopped(room_agent.join()):
+                        return
+                    view.joined(
+                        connect_ms=room_agent.connection.connect_ms,
+                        people=[p.identity for p in room_agent.participants],
+                    )
+                    if not await self._enable_voice(stack, room_agent, view):
+                        return
+                    await room_agent.run(self.stop)
+                    view.note(f"leaving room {self.target.room!r}")
+        finally:
+            remove_handlers()
+        if not self.json_output:
+            stderr_console().print(f"[dim]left room {self.target.room!r}[/]")
+
+    def _room_agent(self) -> RoomAgent:
+        from voice_agent_cli.rooms.audio_out import AgentTrack
+        from voice_agent_cli.rooms.backoff import ReconnectPolicy
+        from voice_agent_cli.rooms.connection import RoomConnection
+        from voice_agent_cli.rooms.sdk import new_room
+        from voice_agent_cli.rooms.session import RoomAgent
+        from voice_agent_cli.rooms.transcripts import TranscriptPublisher
+
+        livekit = self.settings.profile.livekit
+        policy = (
+            ReconnectPolicy(
+                livekit.reconnect_base_s,
+                livekit.reconnect_max_s,
+                livekit.reconnect_jitter,
+                livekit.reconnect_attempts,
+            )
+            if livekit.reconnect
+            else None
+        )
+        connection = RoomConnection(
+            self.target.url,
+            self.target.room,
+            self.target.tokens,
+            connect_timeout_s=livekit.connect_timeout_s,
+            policy=policy,
+            room_factory=self.room_factory or new_room,
+        )
+        return RoomAgent(
+            connection,
+            identity=self.target.identity,
+            track=AgentTrack(livekit.sample_rate),
+            transcripts=TranscriptPublisher(
+                topic=livekit.transcript_topic,
+                transcription_events=livekit.transcription_events,
+            ),
+        )
+
+    def _policy(self) -> Any:
+        from voice_agent_cli.rooms.policy import AnswerPolicy
+
+        livekit = self.settings.profile.livekit
+        # The agent answers to its display name too ("--name Nova": "hey nova, ...").
+        names = [*livekit.names, " ".join(self.target.name.lower().split())]
+        return AnswerPolicy(
+            livekit.answer, participant=livekit.participant, names=list(dict.fromkeys(names))
+        )
+
+    async def _enable_voice(
+        self, stack: AsyncExitStack, room_agent: RoomAgent, view: JoinView
+    ) -> bool:
+        """Load the models (while in the room) and start listening; False if stopped meanwhile."""
+        from voice_agent_cli.core.build import open_agent
+        from voice_agent_cli.speech.build import build_engines, load_engines, voice_options
+
+        profile = self.settings.profile
+        livekit = profile.livekit
+        view.note("loading the speech models and the LLM...")
+        stt, tts = build_engines(profile)
+        stack.push_async_callback(stt.aclose)
+        stack.push_async_callback(tts.aclose)
+        agent = await stack.enter_async_context(open_agent(self.settings, llm=self.llm))
+
+        if not await self._until_stopped(asyncio.gather(agent.start(), load_engines(stt, tts))):
+            return False
+        # Participants' clients cancel their own echo: the room needs none of ours.
+        options = voice_options(profile, echo="off")
+        if livekit.barge_in == "off":
+            from dataclasses import replace
+
+            options = replace(options, barge_in=False)
+        voices = room_agent.enable_voice(
+            agent,
+            stt=stt,
+            tts=tts,
+            options=options,
+            policy=self._policy(),
+            barge_in=livekit.barge_in,
+            max_pipelines=livekit.max_pipelines,
+        )
+        # Pipelines stop before the agent and the engines they use are closed.
+        stack.push_async_callback(voices.aclose)
+        view.note(f"listening ({self._policy().describe()}); Ctrl-C to leave")
+        return True
+
+    async def _until_stopped(self, work: Awaitable[Any]) -> bool:
+        """Run ``work``; False if Ctrl-C/SIGTERM came first (``work`` is then cancelled)."""
+        task = asyncio.ensure_future(work)
+        if isinstance(task, asyncio.Task):
+            task.set_name("join-step")
+        stopping = asyncio.create_task(self.stop.wait(), name="join-stop")
+        try:
+            await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not task.done():
+                task.cancel()
+            await asyncio.gather(task, stopping, return_exceptions=True)
+        if task.cancelled():
+            return False
+        task.result()  # its failure is the command's
+        return True
+
+    def _handle_signals(self) -> Callable[[], None]:
+        """Ctrl-C or SIGTERM: leave cleanly; a second one: stop waiting (exit code 130)."""
+        loop = asyncio.get_running_loop()
+        main = asyncio.current_task()
+
+        def on_signal() -> None:
+            if self.stop.is_set() and main is not None:
+                main.cancel()
+            self.stop.set()
+
+        signals = (signal.SIGINT, signal.SIGTERM)
+        for number in signals:
+            loop.add_signal_handler(number, on_signal)
+
+        def remove() -> None:
+            for number in signals:
+                loop.remove_signal_handler(number)
+
+        return remove
+
+
+def _live_console() -> Any:
+    from rich.console import Console
+
+    console = Console(stderr=True, highlight=False)
+    return console if console.is_terminal and sys.stdout.isatty() else None
