@@ -14,7 +14,7 @@ from voice_agent_cli.core.events import (
     ToolCallStarted,
     TurnCompleted,
 )
-from voice_agent_cli.errors import LLMAuthError, LLMError, LLMServerError, LLMTimeout
+from voice_agent_cli.errors import LLMAuthError, LLMError, LLMServerError
 from voice_agent_cli.llm.base import TextChunk
 from voice_agent_cli.resilience import RetryPolicy
 from voice_agent_cli.testing import FakeLLM
@@ -144,20 +144,30 @@ async def test_non_retryable_errors_fail_at_once() -> None:
     assert len(llm.requests) == 1
 
 
-async def test_retries_are_bounded() -> None:
+async def test_retries_are_bounded_then_the_turn_degrades() -> None:
     async def no_sleep(seconds: float) -> None:
         return None
 
     llm = FakeLLM([LLMServerError("500")] * 5, retry=RetryPolicy(max_retries=2, sleep=no_sleep))
-    with pytest.raises(LLMServerError):
-        await Agent(llm, OPTIONS).reply("try")
+    agent = Agent(llm, OPTIONS)
+    events = [e async for e in agent.run_turn("try")]
     assert len(llm.requests) == 3
+    notices = [e for e in events if isinstance(e, Notice)]
+    assert len(notices) == 1 and "degraded mode" in notices[0].message
+    done = events[-1]
+    assert isinstance(done, TurnCompleted)
+    assert done.source == "degraded"
+    assert done.reply == OPTIONS.degraded_reply
+    assert done.details["exit_code"] == 1
+    assert agent.degraded
+    assert len(agent.conversation) == 0  # the degraded notice is not conversation
 
 
-async def test_a_stalled_provider_times_out() -> None:
+async def test_a_stalled_provider_times_out_and_degrades() -> None:
     llm = FakeLLM(latency_s=5.0, timeout_s=0.05)
-    with pytest.raises(LLMTimeout, match=r"did not answer within 0\.05 s"):
-        await Agent(llm, OPTIONS).reply("hello")
+    done = await Agent(llm, OPTIONS).reply("hello")
+    assert done.source == "degraded"
+    assert "did not answer within 0.05 s" in done.details["error"]
 
 
 async def test_an_unexpected_provider_exception_becomes_an_llm_error() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from tests.cli_helpers import json_lines, run_va, run_va_process
@@ -16,6 +19,8 @@ def gemini_env(fake_gemini: FakeGemini) -> dict[str, str]:
         "GEMINI_API_KEY": TEST_KEY,
         "GOOGLE_GEMINI_BASE_URL": fake_gemini.base_url,
         "NO_PROXY": "127.0.0.1,localhost",
+        # These tests are about Gemini's own failures: no failover to the local model.
+        "VA_RESILIENCE__FALLBACK": "[]",
     }
 
 
@@ -48,7 +53,14 @@ def test_json_reports_the_path_and_timings(
 
 def test_model_and_system_prompt_flags(fake_gemini: FakeGemini, gemini_env: dict[str, str]) -> None:
     result = run_va(
-        "chat", "-m", "hi", "--model", "gemini-2.5-flash", "--system", "Be terse.", env=gemini_env
+        "chat",
+        "-m",
+        "How far away is the moon?",
+        "--model",
+        "gemini-2.5-flash",
+        "--system",
+        "Be terse.",
+        env=gemini_env,
     )
     assert result.exit_code == 0, result.stderr
     request = fake_gemini.last_request
@@ -77,7 +89,9 @@ def test_failures_are_one_line_messages_with_exit_codes(
 ) -> None:
     fake_gemini.enqueue(*replies)
     env = {**gemini_env, "VA_LLM__RETRY_BASE_DELAY_S": "0.01"}
-    result = run_va_process("chat", "-m", "hi", "--timeout", "1", env=env, timeout=30)
+    result = run_va_process(
+        "chat", "-m", "How far away is the moon?", "--timeout", "1", env=env, timeout=30
+    )
     assert result.returncode == code, result.stderr
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -96,22 +110,35 @@ def test_connection_refused(gemini_env: dict[str, str]) -> None:
         "GOOGLE_GEMINI_BASE_URL": f"http://127.0.0.1:{port}",
         "VA_LLM__MAX_RETRIES": "0",
     }
-    result = run_va_process("chat", "-m", "hi", env=env, timeout=30)
+    result = run_va_process("chat", "-m", "How far away is the moon?", env=env, timeout=30)
     assert result.returncode == 3
     assert f"cannot reach Gemini at 127.0.0.1:{port}" in result.stderr
 
 
 def test_gemini_without_a_key_says_how_to_fix_it() -> None:
-    result = run_va_process("chat", "--llm", "gemini", "-m", "hi")
+    result = run_va_process("chat", "--llm", "gemini", "-m", "How far away is the moon?")
     assert result.returncode == 2
     assert "GEMINI_API_KEY" in result.stderr
     assert "--llm local" in result.stderr
 
 
 def test_debug_logging_never_shows_the_key(
-    fake_gemini: FakeGemini, gemini_env: dict[str, str]
+    fake_gemini: FakeGemini, gemini_env: dict[str, str], isolated_env: Path
 ) -> None:
+    """The redaction proof: a whole DEBUG run logs the turn, never the key or the PII."""
+    email, phone = "jane.doe@example.com", "+1 415 555 0100"
+    message = f"How far away is the moon? Write to {email} or call {phone}."
     env = {**gemini_env, "PYTHONWARNINGS": "default", "VA_LOG_LEVEL": "DEBUG"}
-    result = run_va_process("chat", "-m", "hi", env=env)
-    assert result.returncode == 0
+    result = run_va_process("chat", "-m", message, env=env)
+    assert result.returncode == 0, result.stderr
     assert TEST_KEY not in result.stdout + result.stderr
+    log_text = (isolated_env / "logs" / "va.log").read_text()
+    records = [json.loads(line) for line in log_text.splitlines()]
+    # The turn really was logged at DEBUG, with its ids, words redacted.
+    words = next(r for r in records if r["message"] == "turn text")
+    assert words["level"] == "debug" and words["turn_id"] and words["session_id"]
+    assert words["user_text"] == "How far away is the moon? Write to [email] or call [phone]."
+    assert any(r["message"].startswith("turn completed (llm") for r in records)
+    for secret in (TEST_KEY, email, phone, "555 0100"):
+        assert secret not in log_text
+        assert secret not in result.stderr  # DEBUG logs went to stderr too

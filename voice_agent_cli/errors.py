@@ -142,6 +142,10 @@ class ToolError(VAError):
     """A tool call failed, or the tool reported an error."""
 
 
+class ToolServerUnavailable(DependencyUnavailable):
+    """An MCP tool server could not be started or reached."""
+
+
 class AudioError(UsageError):
     """An audio file cannot be read or has an unusable format."""
 
@@ -154,8 +158,30 @@ class RoomError(VAError):
     """Joining or staying in a LiveKit room failed."""
 
 
+class RoomAuthError(RoomError):
+    """The server or va refused the LiveKit token: wrong key or secret, expired, wrong room."""
+
+    exit_code = EXIT_USAGE
+
+
+class RoomUnavailable(RoomError):
+    """The LiveKit server cannot be reached (refused, DNS, timeout) or the connection was lost."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
 class CacheError(VAError):
     """The response cache cannot be used."""
+
+
+class CacheUnavailable(CacheError):
+    """The reply cache's backend is down or unreadable (Redis gone, a damaged directory)."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
+class CacheBusy(CacheError):
+    """The reply cache is locked by another process for longer than a lookup may wait."""
 
 
 class BudgetMissed(VAError):

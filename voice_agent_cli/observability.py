@@ -66,9 +66,10 @@ def observe_command(
         file=log_file if options.log_file else False,
         secrets=[secret] if secret else [],
     )
-    registry = metrics.current()
     with ExitStack() as stack:
         stack.callback(setup.close)
+        # A registry of this command's own: what it reports and exports is its run only.
+        registry = stack.enter_context(metrics.use(metrics.Metrics()))
         observed = Observed(registry, None, setup.file)
         if options.metrics_port is not None:
             from voice_agent_cli.metrics.prometheus import MetricsServer

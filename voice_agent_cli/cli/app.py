@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from voice_agent_cli import __version__
-from voice_agent_cli.cli import bench, cache, chat, join, talk, tools
+from voice_agent_cli.cli import bench, cache, chat, join, talk, token, tools
 from voice_agent_cli.cli.errors import VAGroup
 
 app = typer.Typer(
@@ -48,6 +48,7 @@ def _main(
 chat.register(app)
 talk.register(app)
 join.register(app)
+token.register(app)
 tools.register(app)
 cache.register(app)
 bench.register(app)

@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Iterable, Iterator
-from contextlib import AsyncExitStack, suppress
+from contextlib import AbstractContextManager, AsyncExitStack, nullcontext, suppress
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import typer
 
+from voice_agent_cli.cli import observability
 from voice_agent_cli.cli.common import (
     JsonOption,
     ProfileOption,
@@ -61,23 +63,45 @@ def chat(
     timeout: float | None = typer.Option(
         None, "--timeout", help="LLM request timeout in seconds (first chunk and between chunks)."
     ),
+    experts: bool | None = typer.Option(
+        None,
+        "--experts/--no-experts",
+        help="Route complex questions to expert advisors (the profile's, or the shipped ones).",
+    ),
     profile: str | None = ProfileOption,
     show_config: bool = typer.Option(
         False, "--show-config", help="Print the effective configuration (secrets masked) and exit."
     ),
+    dashboard: bool = observability.DashboardOption,
+    log_level: str | None = observability.LogLevelOption,
+    log_format: str | None = observability.LogFormatOption,
+    metrics_port: int | None = observability.MetricsPortOption,
+    otel: str | None = observability.OtelOption,
+    metrics_json: Path | None = observability.MetricsJsonOption,
 ) -> None:
     """Chat with the agent."""
-    settings = _settings(profile, llm=llm, model=model, system=system, timeout=timeout)
+    settings = _settings(
+        profile,
+        llm=llm,
+        model=model,
+        system=system,
+        timeout=timeout,
+        experts=experts,
+        extra=observability.overrides(log_level, log_format, metrics_port, otel),
+    )
     if show_config:
         _show_config(settings, json_output)
         return
-    session = ChatSession(settings, json_output=json_output)
-    if message is not None:
-        session.run_scripted([message])
-    elif not sys.stdin.isatty():
-        session.run_scripted(_lines(sys.stdin))
-    else:
-        session.run_repl()
+    from voice_agent_cli.observability import observe_command
+
+    with observe_command(settings, "chat", metrics_json=metrics_json):
+        session = ChatSession(settings, json_output=json_output, dashboard=dashboard)
+        if message is not None:
+            session.run_scripted([message])
+        elif not sys.stdin.isatty():
+            session.run_scripted(_lines(sys.stdin))
+        else:
+            session.run_repl()
 
 
 def _settings(
@@ -87,13 +111,23 @@ def _settings(
     model: str | None,
     system: str | None,
     timeout: float | None,
+    experts: bool | None = None,
+    extra: dict[str, object] | None = None,
 ) -> Settings:
-    overrides = {
+    overrides: dict[str, object] = {
         "llm.provider": llm,
         "llm.system_prompt": system,
         "llm.request_timeout_s": timeout,
+        "experts.enabled": experts,
+        **(extra or {}),
     }
     settings = load(profile, overrides)
+    if experts and not settings.profile.experts.advisors:
+        # --experts on a profile without advisors: bring the shipped ones.
+        from voice_agent_cli.config import shipped_advisors
+
+        overrides["experts.advisors"] = shipped_advisors()
+        settings = load(profile, overrides)
     if model is None:
         return settings
     # --model means the model of whichever provider ends up answering.
@@ -121,23 +155,31 @@ def _lines(stream: TextIO) -> Iterator[str]:
 class ChatSession:
     """One conversation on one event loop, rendered to the terminal or as JSON."""
 
-    def __init__(self, settings: Settings, *, json_output: bool) -> None:
+    def __init__(self, settings: Settings, *, json_output: bool, dashboard: bool = False) -> None:
         self.settings = settings
         self.json_output = json_output
+        self.dashboard = dashboard
         self.err: Console = stderr_console()
         self._runner = asyncio.Runner()
         self._stack = AsyncExitStack()
         self._agent: Agent | None = None
+        #: Non-zero once a turn was answered in degraded mode (scripted runs exit with it).
+        self.exit_code = 0
 
     # -- modes -----------------------------------------------------------------
 
     def run_scripted(self, messages: Iterable[str]) -> None:
         """Answer each message in turn; the first failure ends the run with its exit code."""
         try:
-            for text in messages:
-                self._runner.run(self._turn(text))
+            with self._live_dashboard():
+                for text in messages:
+                    self._runner.run(self._turn(text))
         finally:
             self.close()
+        if self.exit_code:
+            # The degraded reply was printed and the reason told on stderr; the
+            # exit code still says the answer did not come from the LLM.
+            raise SystemExit(self.exit_code)
 
     def run_repl(self) -> None:
         """An interactive conversation until /exit, Ctrl-D or Ctrl-C at the prompt."""
@@ -163,6 +205,7 @@ class ChatSession:
                     continue
                 try:
                     self._runner.run(self._turn(line, label="va> "))
+                    self._print_dashboard()
                 except KeyboardInterrupt:
                     sys.stdout.write("\n")
                     self.err.print("[dim](reply interrupted)[/]")
@@ -184,6 +227,23 @@ class ChatSession:
             self._runner = None  # type: ignore[assignment]
 
     # -- internals -------------------------------------------------------------
+
+    def _live_dashboard(self) -> AbstractContextManager[object]:
+        """The live dashboard for a scripted run (``--dashboard``), else nothing."""
+        if not self.dashboard:
+            return nullcontext()
+        from voice_agent_cli import metrics
+        from voice_agent_cli.ui.dashboard import LiveDashboard
+
+        return LiveDashboard(metrics.current(), self.err, title="va chat")
+
+    def _print_dashboard(self) -> None:
+        """In the REPL, the dashboard is drawn once after each turn: input stays undisturbed."""
+        if self.dashboard:
+            from voice_agent_cli import metrics
+            from voice_agent_cli.ui.dashboard import render
+
+            self.err.print(render(metrics.current().as_json(), title="va chat"))
 
     def _describe_llm(self) -> str:
         profile = self.settings.profile
@@ -209,11 +269,15 @@ class ChatSession:
         return agent
 
     async def _turn(self, text: str, label: str = "") -> None:
+        from voice_agent_cli.core.events import TurnCompleted
+
         agent = self._agent or await self._open_agent()
         self._agent = agent
         renderer = _TurnRenderer(self.json_output, sys.stdout, self.err, label)
         async for event in agent.run_turn(text):
             renderer.show(event)
+            if isinstance(event, TurnCompleted) and event.source == "degraded":
+                self.exit_code = int(event.details.get("exit_code", 1))
 
     def _command(self, line: str) -> bool:
         """Run a slash command; ``False`` means leave the REPL."""
@@ -246,6 +310,7 @@ class _TurnRenderer:
 
     def show(self, event: TurnEvent) -> None:
         from voice_agent_cli.core.events import (
+            FillerSpeech,
             Notice,
             TextDelta,
             ToolCallFinished,
@@ -256,11 +321,19 @@ class _TurnRenderer:
         if isinstance(event, TurnCompleted):
             if self.json_output:
                 print_json(event.as_json())
-            elif self._started:
+                return
+            if self._started:
                 self.out.write("\n")
                 self.out.flush()
+            consulted = event.details.get("experts")
+            if consulted and self.err.is_terminal:
+                summary = ", ".join(
+                    f"{e['name']} {e['ms']:.0f} ms" + ("" if e["ok"] else " (failed)")
+                    for e in consulted
+                )
+                self.err.print(f"[dim](experts: {summary})[/]")
         elif isinstance(event, Notice):
-            self.err.print(f"[yellow]va:[/] {event.message}")
+            self.err.print(f"[yellow]va:[/] {event.message}", soft_wrap=True)
         elif self.json_output:
             return
         elif isinstance(event, TextDelta):
@@ -271,6 +344,8 @@ class _TurnRenderer:
             self.out.flush()
         elif isinstance(event, ToolCallStarted) and self.err.is_terminal:
             self.err.print(f"[dim](calling {event.call.name})[/]")
+        elif isinstance(event, FillerSpeech) and self.err.is_terminal:
+            self.err.print(event.text, style="dim", markup=False, highlight=False)
         elif isinstance(event, ToolCallFinished) and event.result.is_error:
             self.err.print(f"[dim](tool {event.call.name} failed: {event.result.text})[/]")
 

@@ -19,15 +19,18 @@ reply is kept in the history, marked interrupted.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncGenerator, Callable, Sequence
-from contextlib import aclosing
-from dataclasses import dataclass, field
-from typing import Protocol
+from contextlib import aclosing, suppress
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Protocol
 
+from voice_agent_cli import log, metrics
 from voice_agent_cli.core.conversation import Conversation
 from voice_agent_cli.core.events import (
+    FillerSpeech,
     Notice,
     ReplySource,
     TextDelta,
@@ -37,9 +40,20 @@ from voice_agent_cli.core.events import (
     TurnEvent,
     TurnTimings,
 )
+from voice_agent_cli.core.experts import synthesis_instructions
 from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolResult, ToolSpec
+from voice_agent_cli.core.router import SIMPLE, Route
+from voice_agent_cli.errors import CircuitOpenError, LLMError
 from voice_agent_cli.llm.base import LLM, LLMRequest, TextChunk
 from voice_agent_cli.tools.base import ToolProvider
+
+if TYPE_CHECKING:
+    from voice_agent_cli.core.experts import ExpertPanel
+    from voice_agent_cli.core.router import ComplexityRouter
+    from voice_agent_cli.ratelimit import RateLimits
+    from voice_agent_cli.resilience import CircuitBreakers
+
+_logger = logging.getLogger("va.agent")
 
 #: Something that watches every event of every turn (metrics, logs, dashboards).
 TurnObserver = Callable[[TurnEvent], None]
@@ -87,15 +101,33 @@ class AgentOptions:
     max_tool_steps: int = 4
     max_messages: int = 20
     max_history_tokens: int = 32000
+    #: Say ``filler_text`` when a step's tool calls run longer than this (None = never).
+    filler_after_s: float | None = None
+    filler_text: str = "One moment, let me check."
+    degraded_reply: str = (
+        "Sorry, I can't reach my language model right now. Please try again in a little while."
+    )
+
+
+class _Answered:
+    """Marker: the experts' path produced the reply (internal to the agent)."""
+
+
+def _is_outage(exc: Exception) -> bool:
+    """An error that says the LLM is unreachable, not that the request was wrong."""
+    return isinstance(exc, CircuitOpenError) or (isinstance(exc, LLMError) and exc.retryable)
 
 
 @dataclass
 class _TurnState:
     """What a turn has produced so far (so an interrupted turn can be recorded)."""
 
+    user: str
     reply_parts: list[str] = field(default_factory=list)
     tool_calls: list[ToolCall] = field(default_factory=list)
     first_delta_at: float | None = None
+    source: ReplySource = "llm"
+    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def reply(self) -> str:
@@ -112,13 +144,26 @@ class Agent:
         *,
         tools: ToolProvider | None = None,
         buffer: ReplyBuffer | None = None,
+        router: ComplexityRouter | None = None,
+        experts: ExpertPanel | None = None,
+        limits: RateLimits | None = None,
+        breakers: CircuitBreakers | None = None,
     ) -> None:
         self.llm = llm
         self.options = options
         self.tools = tools
         self.buffer = buffer
+        self.router = router
+        self.experts = experts
+        self.limits = limits
+        #: Every circuit breaker of this agent (LLM, MCP servers, experts), for health views.
+        self.breakers = breakers
         self.conversation = self.new_conversation()
         self._observers: list[TurnObserver] = []
+        #: True while every LLM provider is failing: tools and experts are off,
+        #: the buffer serves what it can, and the user was told once.
+        self.degraded = False
+        self._announced_failover: str | None = None
 
     def new_conversation(self) -> Conversation:
         """An empty history with this agent's bounds (one per session or room)."""
@@ -177,22 +222,35 @@ class Agent:
         """Answer one user turn, yielding events as they happen."""
         if conversation is None:
             conversation = self.conversation
-        # aclosing: a consumer that stops early must close the inner generators
-        # now (so the interrupted reply is recorded), not whenever GC gets to them.
-        async with (
-            conversation.turn_lock,
-            aclosing(self._turn(text.strip(), speaker, conversation)) as events,
-        ):
-            async for event in events:
-                for observer in self._observers:
-                    observer(event)
-                yield event
+        # The turn id lives in a context variable from here on, so that every log
+        # record and span of this turn, whichever component makes it, carries it.
+        bound = log.bind_turn(log.new_id())
+        try:
+            # aclosing: a consumer that stops early must close the inner generators
+            # now (so the interrupted reply is recorded), not whenever GC gets to them.
+            async with (
+                conversation.turn_lock,
+                aclosing(self._turn(text.strip(), speaker, conversation)) as events,
+            ):
+                async for event in events:
+                    for observer in self._observers:
+                        observer(event)
+                    yield event
+        except Exception as exc:
+            metrics.increment("errors", type=type(exc).__name__)
+            _logger.info("turn failed: %s", exc, extra={"error": type(exc).__name__})
+            raise
+        finally:
+            log.unbind_turn(bound)
 
     async def _turn(
         self, text: str, speaker: str | None, conversation: Conversation
     ) -> AsyncGenerator[TurnEvent, None]:
-        turn_id = uuid.uuid4().hex[:12]
+        turn_id = log.TURN_ID.get() or uuid.uuid4().hex[:12]
         timings = TurnTimings()
+        state = _TurnState(user=speaker or "local")
+        if self.limits is not None:
+            self.limits.check_request(state.user)  # RateLimited: a clear refusal
         context = TurnContext(
             text=text,
             llm=self.llm.name,
@@ -215,57 +273,212 @@ class Agent:
                 return
 
         user_message = conversation.add_user(text, speaker=speaker)
-        state = _TurnState()
         try:
-            async with aclosing(self._answer_with_llm(conversation, timings, state)) as answer:
+            async with aclosing(self._answer(text, conversation, timings, state)) as answer:
                 async for event in answer:
                     yield event
+        except (LLMError, CircuitOpenError) as exc:
+            if state.reply_parts or state.tool_calls or not _is_outage(exc):
+                self._record_failed_turn(conversation, user_message, state)
+                raise
+            # Every provider is down: degrade instead of failing the turn.
+            conversation.forget_from(user_message)
+            async with aclosing(self._degraded_turn(turn_id, context, timings, exc)) as events:
+                async for event in events:
+                    yield event
+            return
         except BaseException:
-            if state.reply_parts or state.tool_calls:
-                # Interrupted mid-reply (barge-in, Ctrl-C): keep what was said.
-                conversation.add_assistant(state.reply, interrupted=True)
-            else:
-                conversation.forget_from(user_message)
+            self._record_failed_turn(conversation, user_message, state)
             raise
 
+        if self.degraded:
+            self.degraded = False
+            yield Notice("the language model is reachable again: back to normal service")
+        failover = self._failover_notice()
+        if failover is not None:
+            yield failover
         reply = state.reply.strip()
         conversation.add_assistant(reply)
         timings.since_start("total")
         if self.buffer is not None and reply:
-            context = TurnContext(
-                text=text,
-                llm=self.llm.name,
-                system_prompt=self.options.system_prompt,
-                history=context.history,
-                speaker=speaker,
-                tool_calls=tuple(state.tool_calls),
-            )
-            await self.buffer.store(context, reply)
+            await self.buffer.store(replace(context, tool_calls=tuple(state.tool_calls)), reply)
         yield TurnCompleted(
             turn_id,
             text,
             reply,
-            "llm",
+            state.source,
             timings.as_dict(),
             llm=self.llm.name,
             tool_calls=tuple(call.name for call in state.tool_calls),
+            details=state.details,
+        )
+
+    def _record_failed_turn(
+        self, conversation: Conversation, user_message: ChatMessage, state: _TurnState
+    ) -> None:
+        if state.reply_parts or state.tool_calls:
+            # Interrupted mid-reply (barge-in, Ctrl-C): keep what was said.
+            conversation.add_assistant(state.reply, interrupted=True)
+        else:
+            conversation.forget_from(user_message)
+
+    async def _answer(
+        self, text: str, conversation: Conversation, timings: TurnTimings, state: _TurnState
+    ) -> AsyncGenerator[TurnEvent, None]:
+        """Route the question: straight to the LLM, or through the experts first."""
+        route = SIMPLE
+        if self.router is not None and self.experts is not None and not self.degraded:
+            route = await self.router.route(text)
+        if route.kind == "experts":
+            answered = False
+            async with aclosing(
+                self._answer_with_experts(route, text, conversation, timings, state)
+            ) as events:
+                async for event in events:
+                    if isinstance(event, _Answered):
+                        answered = True
+                    else:
+                        yield event
+            if answered:
+                return
+        async with aclosing(self._answer_with_llm(conversation, timings, state)) as events:
+            async for event in events:
+                yield event
+
+    async def _answer_with_experts(
+        self,
+        route: Route,
+        text: str,
+        conversation: Conversation,
+        timings: TurnTimings,
+        state: _TurnState,
+    ) -> AsyncGenerator[TurnEvent | _Answered, None]:
+        """Consult the routed experts in parallel, then synthesise one reply.
+
+        Yields :class:`_Answered` last when the experts' path produced the reply;
+        otherwise (limit reached, nobody answered) the caller asks the LLM directly.
+        """
+        assert self.experts is not None
+        state.details["route"] = {
+            "kind": route.kind,
+            "mode": route.mode,
+            "why": list(route.reasons),
+        }
+        if self.limits is not None and not self.limits.allow_expert_consultation(state.user):
+            yield Notice("expert consultation limit reached: answering directly", level="warning")
+            state.details["experts"] = []
+            return
+        history = conversation.window()[:-1]
+        consult = self.experts.investigate if route.mode == "investigate" else self.experts.consult
+        with timings.measure("expert_time"):
+            opinions = await consult(route.experts, text, history)
+        state.details["experts"] = [opinion.as_json() for opinion in opinions]
+        if not any(opinion.ok for opinion in opinions):
+            yield Notice("the experts did not answer: answering directly", level="warning")
+            return
+        system = synthesis_instructions(self.options.system_prompt, opinions)
+        state.source = "experts"
+        if self.experts.settings.validation:
+            async with aclosing(
+                self._validated_reply(text, system, conversation, timings, state)
+            ) as events:
+                async for event in events:
+                    yield event
+        else:
+            async with aclosing(
+                self._answer_with_llm(conversation, timings, state, system=system, use_tools=False)
+            ) as events:
+                async for event in events:
+                    yield event
+        yield _Answered()
+
+    async def _validated_reply(
+        self,
+        text: str,
+        system: str,
+        conversation: Conversation,
+        timings: TurnTimings,
+        state: _TurnState,
+    ) -> AsyncGenerator[TurnEvent, None]:
+        """Draft, have an expert check it, and say the checked answer in one piece."""
+        assert self.experts is not None
+        llm_started = time.perf_counter()
+        draft, _ = await self.llm.complete(self._request(conversation, system, ()))
+        timings.record("llm_ttft", (time.perf_counter() - llm_started) * 1000)
+        with timings.measure("validation"):
+            correction = await self.experts.validate(text, draft)
+        state.details["validated_by"] = correction.name if correction else "approved"
+        final = correction.text if correction else draft
+        state.reply_parts.append(final)
+        yield TextDelta(final)
+
+    async def _degraded_turn(
+        self, turn_id: str, context: TurnContext, timings: TurnTimings, cause: Exception
+    ) -> AsyncGenerator[TurnEvent, None]:
+        """Answer without an LLM: a cached reply for these words, or the degraded notice."""
+        if not self.degraded:
+            self.degraded = True
+            yield Notice(f"degraded mode: {cause}", level="warning")
+        reply = self.options.degraded_reply
+        if self.buffer is not None:
+            # Any cached answer to these very words beats no answer at all.
+            hit = await self.buffer.lookup(replace(context, history=()))
+            if hit is not None:
+                reply = hit.reply
+        yield TextDelta(reply)
+        timings.since_start("total")
+        yield TurnCompleted(
+            turn_id,
+            context.text,
+            reply,
+            "degraded",
+            timings.as_dict(),
+            llm=None,
+            details={"error": str(cause), "exit_code": getattr(cause, "exit_code", 1)},
+        )
+
+    def _failover_notice(self) -> Notice | None:
+        """Tell the user once when a fallback provider is answering for the main one."""
+        active = getattr(self.llm, "active", None)
+        if active is None:
+            return None
+        if active.name == self.llm.name:
+            self._announced_failover = None
+            return None
+        if self._announced_failover == active.name:
+            return None
+        self._announced_failover = active.name
+        return Notice(f"{self.llm.name} is unavailable: answering with {active.name}")
+
+    def _request(
+        self, conversation: Conversation, system: str, specs: Sequence[ToolSpec], *, step: int = 0
+    ) -> LLMRequest:
+        return LLMRequest(
+            system=system,
+            messages=conversation.window(),
+            tools=specs,
+            allow_tools=bool(specs) and step < self.options.max_tool_steps,
+            temperature=self.options.temperature,
+            max_output_tokens=self.options.max_output_tokens,
         )
 
     async def _answer_with_llm(
-        self, conversation: Conversation, timings: TurnTimings, state: _TurnState
+        self,
+        conversation: Conversation,
+        timings: TurnTimings,
+        state: _TurnState,
+        *,
+        system: str | None = None,
+        use_tools: bool = True,
     ) -> AsyncGenerator[TurnEvent, None]:
         """The LLM <-> tools loop, bounded by ``max_tool_steps``."""
-        specs: Sequence[ToolSpec] = self.tools.specs() if self.tools else ()
+        specs: Sequence[ToolSpec] = ()
+        if self.tools is not None and use_tools and not self.degraded:
+            specs = self.tools.specs()
+        system = system or self.options.system_prompt
         llm_started = time.perf_counter()
         for step in range(self.options.max_tool_steps + 1):
-            request = LLMRequest(
-                system=self.options.system_prompt,
-                messages=conversation.window(),
-                tools=specs,
-                allow_tools=bool(specs) and step < self.options.max_tool_steps,
-                temperature=self.options.temperature,
-                max_output_tokens=self.options.max_output_tokens,
-            )
+            request = self._request(conversation, system, specs, step=step)
             step_text: list[str] = []
             calls: list[ToolCall] = []
             async with aclosing(self.llm.stream(request)) as chunks:
@@ -288,13 +501,19 @@ class Agent:
                 del state.reply_parts[-len(step_text) :]
             conversation.add_assistant("".join(step_text), tool_calls=calls)
             state.tool_calls.extend(calls)
-            async with aclosing(self._run_tools(calls, conversation, timings)) as results:
+            async with aclosing(
+                self._run_tools(calls, conversation, timings, state.user)
+            ) as results:
                 async for event in results:
                     yield event
         yield Notice("stopped calling tools: the step limit was reached", level="warning")
 
     async def _run_tools(
-        self, calls: Sequence[ToolCall], conversation: Conversation, timings: TurnTimings
+        self,
+        calls: Sequence[ToolCall],
+        conversation: Conversation,
+        timings: TurnTimings,
+        user: str = "local",
     ) -> AsyncGenerator[TurnEvent, None]:
         """Run the calls of one step concurrently and record their results in order."""
         for call in calls:
@@ -304,12 +523,27 @@ class Agent:
             begin = time.perf_counter()
             if self.tools is None:
                 result = ToolResult(f"no tools are available to call {call.name!r}", is_error=True)
+            elif self.limits is not None:
+                async with self.limits.tool_call_slot(user):
+                    result = await self.tools.call(call)
             else:
                 result = await self.tools.call(call)
             return result, (time.perf_counter() - begin) * 1000
 
         with timings.measure("tool_time", accumulate=True):
-            outcomes = await asyncio.gather(*(timed(call) for call in calls))
+            running = asyncio.ensure_future(asyncio.gather(*(timed(call) for call in calls)))
+            try:
+                delay = self.options.filler_after_s
+                if delay is not None and not (await asyncio.wait({running}, timeout=delay))[0]:
+                    # Still running: the voice layer speaks this, so the user hears no dead air.
+                    yield FillerSpeech(self.options.filler_text)
+                outcomes = await running
+            finally:
+                # A consumer that stops here (barge-in) cancels the calls still in flight.
+                if not running.done():
+                    running.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await running
         for call, (result, duration_ms) in zip(calls, outcomes, strict=True):
             conversation.add_tool_result(call, result)
             yield ToolCallFinished(call, result, duration_ms)

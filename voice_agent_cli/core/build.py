@@ -6,14 +6,25 @@ bench share the same LLM choice, tools and buffer for a given profile.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING
 
 from voice_agent_cli.config import Settings
 from voice_agent_cli.core.agent import Agent, AgentOptions
 from voice_agent_cli.llm.base import LLM
 from voice_agent_cli.llm.model_files import ProgressCallback
-from voice_agent_cli.resilience import RetryPolicy
+from voice_agent_cli.resilience import BreakerPolicy, CircuitBreakers, RetryPolicy
+
+if TYPE_CHECKING:
+    from voice_agent_cli.buffer import ResponseBuffer
+    from voice_agent_cli.config import BreakerSettings
+    from voice_agent_cli.core.experts import ExpertPanel
+    from voice_agent_cli.core.router import ComplexityRouter
+    from voice_agent_cli.tools.base import ToolProvider
+    from voice_agent_cli.tools.mcp import MCPTools
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -26,30 +37,80 @@ def retry_policy(settings: Settings) -> RetryPolicy:
     )
 
 
-def build_llm(settings: Settings, *, progress: ProgressCallback | None = None) -> LLM:
-    """The LLM provider the settings select (imports its SDK only now)."""
+def breaker_policy(settings: BreakerSettings) -> BreakerPolicy:
+    """A breaker policy from its profile section."""
+    return BreakerPolicy(settings.failure_threshold, settings.recovery_s)
+
+
+def build_provider(
+    settings: Settings,
+    provider: str,
+    *,
+    model: str | None = None,
+    progress: ProgressCallback | None = None,
+    breakers: CircuitBreakers | None = None,
+) -> LLM:
+    """One LLM provider ("gemini" or "local"), with its breaker when ``breakers`` is given.
+
+    ``model`` overrides the profile's (a Gemini model name, or a GGUF path for local).
+    Imports the provider's SDK only now.
+    """
+    from pathlib import Path
+
     profile = settings.profile
-    if settings.llm_provider == "gemini":
+    llm: LLM
+    if provider == "gemini":
         from voice_agent_cli.llm.gemini import GeminiLLM
 
-        return GeminiLLM(
-            model=profile.gemini.model,
+        llm = GeminiLLM(
+            model=model or profile.gemini.model,
             api_key=settings.gemini_api_key,
             base_url=profile.gemini.base_url,
             api_version=profile.gemini.api_version,
             timeout_s=profile.llm.request_timeout_s,
             retry=retry_policy(settings),
         )
-    from voice_agent_cli.llm.local import LocalLLM
+    else:
+        from voice_agent_cli.llm.local import LocalLLM
 
-    return LocalLLM(
-        model_path=profile.local.model_path,
-        n_ctx=profile.local.n_ctx,
-        n_threads=profile.local.n_threads,
-        timeout_s=profile.llm.request_timeout_s,
-        retry=retry_policy(settings),
-        progress=progress,
-    )
+        llm = LocalLLM(
+            model_path=Path(model) if model else profile.local.model_path,
+            n_ctx=profile.local.n_ctx,
+            n_threads=profile.local.n_threads,
+            timeout_s=profile.llm.request_timeout_s,
+            retry=retry_policy(settings),
+            progress=progress,
+        )
+    if breakers is not None:
+        llm.breaker = breakers.get(
+            f"llm:{llm.name}", breaker_policy(profile.resilience.llm_breaker)
+        )
+    return llm
+
+
+def build_llm(
+    settings: Settings,
+    *,
+    progress: ProgressCallback | None = None,
+    breakers: CircuitBreakers | None = None,
+) -> LLM:
+    """The LLM the settings select, failing over to the profile's fallback providers.
+
+    A fallback that cannot work here (Gemini without a key, or the main provider
+    itself) is left out.
+    """
+    main = settings.llm_provider
+    primary = build_provider(settings, main, progress=progress, breakers=breakers)
+    fallbacks = [
+        build_provider(settings, name, progress=progress, breakers=breakers)
+        for name in dict.fromkeys(settings.profile.resilience.fallback)
+        if name != main and (name != "gemini" or settings.gemini_api_key is not None)
+    ]
+    if not fallbacks:
+        return primary
+    from voice_agent_cli.llm.fallback import FallbackLLM
+
+    return FallbackLLM([primary, *fallbacks])
 
 
 def agent_options(settings: Settings) -> AgentOptions:
@@ -62,6 +123,9 @@ def agent_options(settings: Settings) -> AgentOptions:
         max_tool_steps=profile.llm.max_tool_steps,
         max_messages=profile.conversation.max_messages,
         max_history_tokens=profile.conversation.max_tokens,
+        filler_after_s=profile.mcp.filler_after_ms / 1000 if profile.mcp.filler_after_ms else None,
+        filler_text=profile.mcp.filler_text,
+        degraded_reply=profile.resilience.degraded_reply,
     )
 
 
@@ -74,7 +138,107 @@ async def open_agent(
 ) -> AsyncIterator[Agent]:
     """An agent for ``settings``, with everything it opened closed on exit."""
     async with AsyncExitStack() as stack:
-        llm = llm or build_llm(settings, progress=progress)
-        agent = Agent(llm, agent_options(settings))
-        stack.push_async_callback(agent.aclose)
+        breakers = CircuitBreakers()
+        llm = llm or build_llm(settings, progress=progress, breakers=breakers)
+        stack.push_async_callback(llm.aclose)
+        buffer = _open_buffer(settings, stack)
+        # Loading a local model and starting tool servers both take a while: overlap them.
+        loading = asyncio.create_task(llm.start(), name="llm-start")
+        try:
+            tools = await _open_tools(settings, stack, breakers)
+        except BaseException:
+            loading.cancel()
+            with contextlib.suppress(BaseException):
+                await loading
+            raise
+        await loading
+        router, experts = _build_experts(settings, llm, tools, breakers, stack)
+        limits = None
+        if settings.profile.rate_limits.enabled:
+            from voice_agent_cli.ratelimit import RateLimits
+
+            limits = RateLimits(settings.profile.rate_limits)
+        agent = Agent(
+            llm,
+            agent_options(settings),
+            tools=tools,
+            buffer=buffer,
+            router=router,
+            experts=experts,
+            limits=limits,
+            breakers=breakers,
+        )
+        _observe(agent, breakers)
         yield agent
+
+
+def _observe(agent: Agent, breakers: CircuitBreakers) -> None:
+    """One observer measures every turn; breaker states feed the same metrics."""
+    from voice_agent_cli import metrics
+
+    registry = metrics.current()
+    metrics.instrument(agent, registry)
+    for breaker in breakers:
+        registry.circuit(breaker.name, breaker.state)
+    breakers.listen(registry.breaker_transition)
+
+
+def _open_buffer(settings: Settings, stack: AsyncExitStack) -> ResponseBuffer | None:
+    """The profile's response buffer (pre-buffered replies, reply cache), closed with the stack."""
+    from voice_agent_cli.buffer import build_buffer
+
+    buffer = build_buffer(settings)
+    if buffer is not None:
+        stack.push_async_callback(buffer.aclose)
+    return buffer
+
+
+async def _open_tools(
+    settings: Settings, stack: AsyncExitStack, breakers: CircuitBreakers
+) -> MCPTools | None:
+    """The profile's MCP servers, started in parallel and stopped with the stack.
+
+    A server that fails to start only costs its own tools (``va tools health`` says why).
+    """
+    if not settings.profile.mcp.enabled_servers():
+        return None
+    from voice_agent_cli.tools.mcp import MCPTools
+
+    return await stack.enter_async_context(
+        MCPTools.for_profile(settings.profile, breakers=breakers)
+    )
+
+
+def _build_experts(
+    settings: Settings,
+    llm: LLM,
+    tools: ToolProvider | None,
+    breakers: CircuitBreakers,
+    stack: AsyncExitStack,
+) -> tuple[ComplexityRouter | None, ExpertPanel | None]:
+    """The complexity router and expert panel, when the profile enables experts."""
+    experts = settings.profile.experts
+    if not experts.enabled or not experts.advisors:
+        return None, None
+    from voice_agent_cli.core.experts import ExpertAdvisor, ExpertPanel
+    from voice_agent_cli.core.router import ComplexityRouter
+
+    policy = breaker_policy(settings.profile.resilience.expert_breaker)
+    advisors = []
+    for advisor in experts.advisors:
+        own = advisor.provider != "main"
+        advisor_llm = (
+            build_provider(settings, advisor.provider, model=advisor.model) if own else llm
+        )
+        advisors.append(
+            ExpertAdvisor(
+                advisor,
+                advisor_llm,
+                breaker=breakers.get(f"expert:{advisor.name}", policy),
+                tools=tools,
+                owns_llm=own,
+            )
+        )
+    panel = ExpertPanel(experts, advisors)
+    stack.push_async_callback(panel.aclose)
+    return ComplexityRouter(experts, classifier=llm), panel

@@ -88,6 +88,13 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class FillerSpeech:
+    """A short phrase to say while a slow tool runs, so a voice session has no dead air."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class TurnCompleted:
     """The end of a turn: the whole reply, where it came from, and how long it took."""
 
@@ -116,4 +123,4 @@ class TurnCompleted:
         }
 
 
-TurnEvent = TextDelta | ToolCallStarted | ToolCallFinished | Notice | TurnCompleted
+TurnEvent = TextDelta | ToolCallStarted | ToolCallFinished | FillerSpeech | Notice | TurnCompleted

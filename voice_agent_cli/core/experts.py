@@ -231,4 +231,3 @@ def synthesis_instructions(system_prompt: str, opinions: Sequence[ExpertOpinion]
         f"question. Their notes:\n{notes}\n\nCombine what is useful in them into one short "
         "answer in your own voice. Do not mention the advisors unless the user asked for them."
     )
-
