@@ -8,6 +8,8 @@ from the chunks that the installed PyPI packages carry.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from platformdirs import user_data_path
@@ -34,3 +36,29 @@ def ensure_dir(path: Path) -> Path:
     """Create ``path`` (and parents) if needed and return it."""
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextmanager
+def exclusive_lock(
+    path: Path, *, error: Callable[[OSError], Exception] | None = None
+) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` across processes (flock) for a ``with`` block.
+
+    A lock file that cannot be created raises :class:`OSError`, or what ``error``
+    makes of it. Where flock does not exist (Windows) the block runs unlocked.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+b")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        if error is None:
+            raise
+        raise error(exc) from None
+    with handle:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            yield
+            return
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield

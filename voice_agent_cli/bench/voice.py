@@ -23,6 +23,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from voice_agent_cli.bench import BenchOptions, ScenarioRun
+from voice_agent_cli.speech.events import VOICE_STAGES
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Settings
@@ -58,7 +59,6 @@ WER_SENTENCES = (
     "Who wrote the novel Pride and Prejudice?",
 )
 
-VOICE_STAGES = ("end_of_turn_delay", "transcription_delay", "llm_ttft", "tts_ttfb", "e2e_latency")
 MAX_OUTPUT_TOKENS = 64
 
 

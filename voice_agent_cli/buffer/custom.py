@@ -14,15 +14,14 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from voice_agent_cli.buffer.normalize import normalize
 from voice_agent_cli.buffer.prebuffered import PrebufferedEntry
 from voice_agent_cli.errors import CacheError, UsageError
-from voice_agent_cli.paths import va_home
+from voice_agent_cli.paths import exclusive_lock, va_home
 
 logger = logging.getLogger("va.buffer")
 
@@ -155,24 +154,14 @@ class CustomResponses:
         except OSError as exc:
             raise CacheError(f"{self.path}: cannot save custom replies: {exc.strerror}") from None
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> AbstractContextManager[None]:
         """An exclusive lock across processes, for read-modify-write."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(self.path.with_suffix(".lock"), "a+b")  # noqa: SIM115 - held below
-        except OSError as exc:
-            raise CacheError(f"{self.path}: cannot lock custom replies: {exc.strerror}") from None
-        try:
-            try:
-                import fcntl
-            except ImportError:  # pragma: no cover - Windows: one writer at a time is assumed
-                yield
-                return
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            yield
-        finally:
-            handle.close()
+        return exclusive_lock(
+            self.path.with_suffix(".lock"),
+            error=lambda exc: CacheError(
+                f"{self.path}: cannot lock custom replies: {exc.strerror}"
+            ),
+        )
 
 
 def _same_trigger(a: dict[str, Any], b: dict[str, Any]) -> bool:

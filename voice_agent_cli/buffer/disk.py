@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 
 from voice_agent_cli.buffer.store import CachedReply
 from voice_agent_cli.errors import CacheBusy, CacheUnavailable
+from voice_agent_cli.paths import exclusive_lock
 
 logger = logging.getLogger("va.buffer")
 
@@ -252,7 +253,10 @@ def open_disk_store(directory: Path, *, timeout_s: float = LOOKUP_TIMEOUT_S) -> 
     except _DamagedCache as damage:
         first_error = damage
     # Several processes may find the same damage: one rebuilds, the others reuse its work.
-    with _exclusive_lock(directory.parent / f".{directory.name}.lock"):
+    lock = directory.parent / f".{directory.name}.lock"
+    with exclusive_lock(
+        lock, error=lambda exc: CacheUnavailable(f"cannot lock {lock}: {exc.strerror}")
+    ):
         try:
             return DiskReplyStore(directory, timeout_s=timeout_s)
         except _DamagedCache:
@@ -266,22 +270,3 @@ def open_disk_store(directory: Path, *, timeout_s: float = LOOKUP_TIMEOUT_S) -> 
             ) from None
         logger.warning("%s; moved it to %s and started a new cache", first_error, aside)
         return DiskReplyStore(directory, timeout_s=timeout_s)
-
-
-@contextmanager
-def _exclusive_lock(path: Path) -> Iterator[None]:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "a+b")  # noqa: SIM115 - held for the with block
-    except OSError as exc:
-        raise CacheUnavailable(f"cannot lock {path}: {exc.strerror}") from None
-    try:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows
-            yield
-            return
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        yield
-    finally:
-        handle.close()

@@ -20,7 +20,10 @@ import typer
 from voice_agent_cli.cli import observability
 from voice_agent_cli.cli.common import (
     JsonOption,
+    LLMOption,
+    ModelOption,
     ProfileOption,
+    SystemOption,
     load,
     loading_status,
     print_json,
@@ -53,13 +56,9 @@ def chat(
         None, "--message", "-m", help="Send one message, print the reply, exit."
     ),
     json_output: bool = JsonOption,
-    llm: str | None = typer.Option(
-        None, "--llm", help="LLM provider: local, gemini or auto. Env: VA_LLM."
-    ),
-    model: str | None = typer.Option(
-        None, "--model", help="Gemini model name, or a GGUF file for the local provider."
-    ),
-    system: str | None = typer.Option(None, "--system", help="Replace the system prompt."),
+    llm: str | None = LLMOption,
+    model: str | None = ModelOption,
+    system: str | None = SystemOption,
     timeout: float | None = typer.Option(
         None, "--timeout", help="LLM request timeout in seconds (first chunk and between chunks)."
     ),
@@ -121,18 +120,14 @@ def _settings(
         "experts.enabled": experts,
         **(extra or {}),
     }
-    settings = load(profile, overrides)
+    settings = load(profile, overrides, model=model)
     if experts and not settings.profile.experts.advisors:
         # --experts on a profile without advisors: bring the shipped ones.
         from voice_agent_cli.config import shipped_advisors
 
         overrides["experts.advisors"] = shipped_advisors()
-        settings = load(profile, overrides)
-    if model is None:
-        return settings
-    # --model means the model of whichever provider ends up answering.
-    key = "gemini.model" if settings.llm_provider == "gemini" else "local.model_path"
-    return load(profile, {**overrides, key: model})
+        settings = load(profile, overrides, model=model)
+    return settings
 
 
 def _show_config(settings: Settings, json_output: bool) -> None:

@@ -22,13 +22,28 @@ ProfileOption = typer.Option(
     help="Profile name (shipped: default, gemini, ...) or path to a .toml file. Env: VA_PROFILE.",
 )
 JsonOption = typer.Option(False, "--json", help="Print JSON for scripts instead of text.")
+LLMOption = typer.Option(None, "--llm", help="LLM provider: local, gemini or auto. Env: VA_LLM.")
+ModelOption = typer.Option(
+    None, "--model", help="Gemini model name, or a GGUF file for the local provider."
+)
+SystemOption = typer.Option(None, "--system", help="Replace the system prompt.")
 
 
-def load(profile: str | None, overrides: Mapping[str, Any] | None = None) -> Settings:
-    """The effective settings for a command (flags > VA_* env > profile > defaults)."""
+def load(
+    profile: str | None, overrides: Mapping[str, Any] | None = None, *, model: str | None = None
+) -> Settings:
+    """The effective settings for a command (flags > VA_* env > profile > defaults).
+
+    ``model`` is the ``--model`` flag: the model of whichever provider ends up
+    answering (a Gemini model name, or a GGUF file for the local model).
+    """
     from voice_agent_cli.config import load_settings
 
-    return load_settings(profile, overrides)
+    settings = load_settings(profile, overrides)
+    if model is None:
+        return settings
+    key = "gemini.model" if settings.llm_provider == "gemini" else "local.model_path"
+    return load_settings(profile, {**(overrides or {}), key: model})
 
 
 def stderr_console() -> Console:

@@ -28,7 +28,15 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from voice_agent_cli.cli import observability
-from voice_agent_cli.cli.common import JsonOption, ProfileOption, load, stderr_console
+from voice_agent_cli.cli.common import (
+    JsonOption,
+    LLMOption,
+    ModelOption,
+    ProfileOption,
+    SystemOption,
+    load,
+    stderr_console,
+)
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Settings
@@ -84,9 +92,9 @@ def join(
     reconnect: bool | None = typer.Option(
         None, "--reconnect/--no-reconnect", help="Rejoin when the connection drops (on)."
     ),
-    llm: str | None = typer.Option(
-        None, "--llm", help="LLM provider: local, gemini or auto. Env: VA_LLM."
-    ),
+    llm: str | None = LLMOption,
+    model: str | None = ModelOption,
+    system: str | None = SystemOption,
     json_output: bool = JsonOption,
     profile: str | None = ProfileOption,
     log_level: str | None = observability.LogLevelOption,
@@ -100,6 +108,7 @@ def join(
 
     overrides: dict[str, Any] = {
         "llm.provider": llm,
+        "llm.system_prompt": system,
         "livekit.answer": answer,
         "livekit.participant": participant,
         "livekit.barge_in": barge_in,
@@ -107,7 +116,7 @@ def join(
         "livekit.reconnect": reconnect,
         **observability.overrides(log_level, log_format, metrics_port, otel),
     }
-    settings = load(profile, overrides)
+    settings = load(profile, overrides, model=model)
     target = resolve_target(
         settings.profile.livekit,
         room=room,

@@ -18,9 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from voice_agent_cli.cli import observability
 from voice_agent_cli.cli.common import (
     JsonOption,
+    LLMOption,
+    ModelOption,
     ProfileOption,
+    SystemOption,
     load,
     loading_status,
     print_json,
@@ -84,14 +88,15 @@ def talk(
     end_silence_ms: int | None = typer.Option(
         None, "--end-silence-ms", help="Silence (ms) that ends the user's turn."
     ),
-    llm: str | None = typer.Option(
-        None, "--llm", help="LLM provider: local, gemini or auto. Env: VA_LLM."
-    ),
-    model: str | None = typer.Option(
-        None, "--model", help="Gemini model name, or a GGUF file for the local provider."
-    ),
-    system: str | None = typer.Option(None, "--system", help="Replace the system prompt."),
+    llm: str | None = LLMOption,
+    model: str | None = ModelOption,
+    system: str | None = SystemOption,
     profile: str | None = ProfileOption,
+    log_level: str | None = observability.LogLevelOption,
+    log_format: str | None = observability.LogFormatOption,
+    metrics_port: int | None = observability.MetricsPortOption,
+    otel: str | None = observability.OtelOption,
+    metrics_json: Path | None = observability.MetricsJsonOption,
 ) -> None:
     """Talk with the agent (voice loop)."""
     if list_devices:
@@ -109,18 +114,19 @@ def talk(
         "stt.language": language,
         "stt.beam_size": beam_size,
         "vad.end_of_turn_silence_ms": end_silence_ms,
+        **observability.overrides(log_level, log_format, metrics_port, otel),
     }
-    settings = load(profile, overrides)
-    if model is not None:
-        key = "gemini.model" if settings.llm_provider == "gemini" else "local.model_path"
-        settings = load(profile, {**overrides, key: model})
+    settings = load(profile, overrides, model=model)
+    from voice_agent_cli.observability import observe_command
+
     talk_run = TalkRun(settings, inputs=inputs, output=output, json_output=json_output)
-    try:
-        asyncio.run(talk_run.main(realtime=realtime))
-    except KeyboardInterrupt:
-        if inputs:
-            raise  # a scripted run that was stopped: exit code 130
-        stderr_console().print("[dim]bye[/]")
+    with observe_command(settings, "talk", metrics_json=metrics_json):
+        try:
+            asyncio.run(talk_run.main(realtime=realtime))
+        except KeyboardInterrupt:
+            if inputs:
+                raise  # a scripted run that was stopped: exit code 130
+            stderr_console().print("[dim]bye[/]")
 
 
 def _list_devices(json_output: bool) -> None:
@@ -161,6 +167,7 @@ class TalkRun:
         self.json_output = json_output
 
     async def main(self, *, realtime: bool = False) -> None:
+        from voice_agent_cli import metrics
         from voice_agent_cli.core.build import open_agent
         from voice_agent_cli.speech.build import (
             build_engines,
@@ -168,6 +175,7 @@ class TalkRun:
             load_engines,
             voice_options,
         )
+        from voice_agent_cli.speech.events import VoiceEvent, VoiceTurn
         from voice_agent_cli.speech.pipeline import VoiceSession
         from voice_agent_cli.ui.talk_view import TalkView
 
@@ -204,9 +212,16 @@ class TalkRun:
                 json_output=self.json_output,
                 live_console=live_console,
                 header=header,
+                metrics=metrics.current(),
             ) as view:
+
+                def observe(event: VoiceEvent) -> None:
+                    if isinstance(event, VoiceTurn):
+                        event.report_metrics()
+                    view.show(event)
+
                 session = VoiceSession(
-                    agent, source, sink, stt=stt, tts=tts, options=options, observer=view.show
+                    agent, source, sink, stt=stt, tts=tts, options=options, observer=observe
                 )
                 stack.push_async_callback(session.aclose)
                 if live_console is None and not self.json_output and not self.inputs:

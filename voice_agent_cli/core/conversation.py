@@ -72,15 +72,7 @@ class Conversation:
 
     def add_tool_result(self, call: ToolCall, result: ToolResult) -> None:
         """Append the result of a tool call the assistant asked for."""
-        self.add(
-            ChatMessage(
-                role="tool",
-                content=result.text,
-                tool_call_id=call.id,
-                tool_name=call.name,
-                tool_result=result,
-            )
-        )
+        self.add(ChatMessage.for_tool_result(call, result))
 
     def last_user_text(self) -> str | None:
         """What the user said last, if anything."""

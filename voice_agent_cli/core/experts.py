@@ -114,15 +114,7 @@ class ExpertAdvisor:
         messages.append(ChatMessage(role="assistant", content=text, tool_calls=tuple(calls)))
         for call in calls:
             result = await self.tools.call(call)
-            messages.append(
-                ChatMessage(
-                    role="tool",
-                    content=result.text,
-                    tool_call_id=call.id,
-                    tool_name=call.name,
-                    tool_result=result,
-                )
-            )
+            messages.append(ChatMessage.for_tool_result(call, result))
         final, _ = await self.llm.complete(
             LLMRequest(
                 system=self.settings.system_prompt,

@@ -69,3 +69,14 @@ class ChatMessage:
     tool_result: ToolResult | None = None
     speaker: str | None = None
     interrupted: bool = False
+
+    @classmethod
+    def for_tool_result(cls, call: ToolCall, result: ToolResult) -> ChatMessage:
+        """The history entry carrying ``result``, the answer to ``call``."""
+        return cls(
+            role="tool",
+            content=result.text,
+            tool_call_id=call.id,
+            tool_name=call.name,
+            tool_result=result,
+        )

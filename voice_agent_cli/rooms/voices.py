@@ -25,7 +25,6 @@ from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from voice_agent_cli import metrics
 from voice_agent_cli.rooms.audio_in import ParticipantAudio
 from voice_agent_cli.rooms.events import ParticipantVoice, RoomEvent, RoomNotice
 from voice_agent_cli.speech.events import UserSpeaking, VoiceEvent, VoiceTurn
@@ -44,9 +43,6 @@ if TYPE_CHECKING:
     from voice_agent_cli.speech.tts import TextToSpeech
 
 _logger = logging.getLogger("va.rooms")
-
-#: Voice stages measured by the pipeline (the agent's own stages are measured by the core).
-VOICE_METRICS = ("end_of_turn_delay", "transcription_delay", "tts_ttfb", "e2e_latency")
 
 
 class RoomVoiceSession(VoiceSession):
@@ -225,9 +221,7 @@ class RoomVoices:
             if identity in self.skipped:
                 self.skipped.discard(identity)
                 return  # not addressed to the agent: the transcript was enough
-            for stage in VOICE_METRICS:
-                if stage in event.timings:
-                    metrics.observe(stage, event.timings[stage])
+            event.report_metrics()
         self.observer(ParticipantVoice(identity, event))
 
     def _skipped(self, identity: str, decision: Decision) -> None:

@@ -66,6 +66,10 @@ class VoiceNotice:
     level: Literal["info", "warning", "error"] = "info"
 
 
+#: The stages the pipeline itself measures (the agent core reports ``llm_ttft``).
+PIPELINE_STAGES = tuple(stage for stage in VOICE_STAGES if stage != "llm_ttft")
+
+
 @dataclass(frozen=True)
 class VoiceTurn:
     """One finished (or interrupted) turn: both sides and the timings.
@@ -83,6 +87,18 @@ class VoiceTurn:
     llm: str | None = None
     tool_calls: tuple[str, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
+
+    def report_metrics(self) -> None:
+        """Send the voice stages of this turn to the current metrics registry.
+
+        Only the stages the pipeline measures: the agent core reports its own
+        (``llm_ttft``, ``total``...) through its observer.
+        """
+        from voice_agent_cli import metrics
+
+        for stage in PIPELINE_STAGES:
+            if stage in self.timings:
+                metrics.observe(stage, self.timings[stage])
 
     def as_json(self) -> dict[str, Any]:
         """The JSON object ``va talk --json`` prints for the turn."""

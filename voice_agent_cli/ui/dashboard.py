@@ -165,21 +165,26 @@ def header(snapshot: dict[str, Any], title: str) -> Text:
     return text
 
 
-def render(snapshot: dict[str, Any], *, title: str = "va") -> RenderableType:
-    """The whole dashboard for one metrics snapshot."""
-    top = Table.grid(expand=True)
-    top.add_column(ratio=3)
-    top.add_column(ratio=2)
-    top.add_row(
+def figures(snapshot: dict[str, Any]) -> RenderableType:
+    """The panels every live view shares: latency, buffer hit rate, circuits."""
+    grid = Table.grid(expand=True)
+    grid.add_column(ratio=3)
+    grid.add_column(ratio=2)
+    grid.add_row(
         Panel(latency_table(snapshot), title="latency (ms)", border_style="blue"),
         Group(
             Panel(cache_table(snapshot), title="buffer hit rate", border_style="green"),
             Panel(circuit_table(snapshot), title="circuits", border_style="magenta"),
         ),
     )
+    return grid
+
+
+def render(snapshot: dict[str, Any], *, title: str = "va") -> RenderableType:
+    """The whole dashboard for one metrics snapshot."""
     return Group(
         header(snapshot, title),
-        top,
+        figures(snapshot),
         Panel(events_table(snapshot), title="recent events", border_style="white"),
     )
 

@@ -225,9 +225,8 @@ class JoinView:
         from rich.panel import Panel
         from rich.table import Table
 
-        from voice_agent_cli.ui.dashboard import cache_table, circuit_table, latency_table
+        from voice_agent_cli.ui.dashboard import figures
 
-        snapshot = self.metrics.as_json()
         people = Table.grid(expand=True)
         people.add_column(ratio=2)
         people.add_column(ratio=3)
@@ -235,17 +234,7 @@ class JoinView:
             Panel(self._participants_table(), title="participants", border_style="blue"),
             Panel(self._transcript(), title="transcript", border_style="cyan"),
         )
-        figures = Table.grid(expand=True)
-        figures.add_column(ratio=3)
-        figures.add_column(ratio=2)
-        figures.add_row(
-            Panel(latency_table(snapshot), title="latency (ms)", border_style="blue"),
-            Group(
-                Panel(cache_table(snapshot), title="buffer hit rate", border_style="green"),
-                Panel(circuit_table(snapshot), title="circuits", border_style="magenta"),
-            ),
-        )
-        return Group(self._header(), people, figures)
+        return Group(self._header(), people, figures(self.metrics.as_json()))
 
     def _header(self) -> Any:
         from rich.text import Text

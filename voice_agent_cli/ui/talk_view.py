@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.live import Live
 
+    from voice_agent_cli.metrics import Metrics
+
 #: Timings shown for each turn, with their short labels.
 TIMING_LABELS = (
     ("e2e_latency", "e2e"),
@@ -60,7 +62,10 @@ class TalkView:
         live_console: Console | None = None,
         header: str = "",
         max_lines: int = 14,
+        metrics: Metrics | None = None,
     ) -> None:
+        #: Shown below the transcript in the live view (latency, hit rate, circuits).
+        self.metrics = metrics
         self.out = out
         self.err = err
         self.json_output = json_output
@@ -170,4 +175,9 @@ class TalkView:
         if timings:
             status.append(f"  turn {self.turns}: {timings}", style="dim")
         status.append("\n  Ctrl-C to quit", style="dim")
-        return Group(Panel(transcript, title=self.header or "va talk", title_align="left"), status)
+        panel = Panel(transcript, title=self.header or "va talk", title_align="left")
+        if self.metrics is None:
+            return Group(panel, status)
+        from voice_agent_cli.ui.dashboard import figures
+
+        return Group(panel, status, figures(self.metrics.as_json()))
