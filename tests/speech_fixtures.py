@@ -40,16 +40,20 @@ def voice_loaded() -> None:
 def say(voice_loaded: None) -> Callable[[str], Samples]:
     """Speech for ``text`` at 16 kHz, synthesised once per session."""
     import numpy as np
+    from piper import SynthesisConfig
 
     from voice_agent_cli.speech.audio import resample
     from voice_agent_cli.speech.tts import default_voice, load_voice
 
     voice = load_voice(*default_voice())
+    steady = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
     cache: dict[str, Samples] = {}
 
     def speak(text: str) -> Samples:
         if text not in cache:
-            chunks = [c.audio_float_array for c in voice.synthesize(text)]
+            # Without piper's random variation: the same words always sound the same,
+            # so what Whisper hears does not change from one run to the next.
+            chunks = [c.audio_float_array for c in voice.synthesize(text, steady)]
             audio = np.concatenate(chunks).astype(np.float32)
             cache[text] = resample(audio, voice.config.sample_rate, 16000)
         return cache[text]

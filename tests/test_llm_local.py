@@ -115,7 +115,8 @@ async def test_the_agent_calls_a_tool_with_the_embedded_model(local_llm: LocalLL
             "required": ["expression"],
         },
     )
-    agent = Agent(local_llm, AgentOptions(system_prompt="Answer briefly."), tools=tools)
+    options = AgentOptions(system_prompt="Answer briefly.", temperature=0.0)
+    agent = Agent(local_llm, options, tools=tools)
     events = [event async for event in agent.run_turn("What is 17 times 23?")]
     finished = [e for e in events if isinstance(e, ToolCallFinished)]
     assert finished and finished[0].result.text == "391"

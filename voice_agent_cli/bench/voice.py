@@ -67,6 +67,7 @@ async def run(options: BenchOptions) -> ScenarioRun:
     from voice_agent_cli.bench._turns import plain_chat_settings
     from voice_agent_cli.core.build import open_agent
     from voice_agent_cli.speech.build import build_engines, load_engines
+    from voice_agent_cli.speech.tts import PiperTTS
     from voice_agent_cli.testing import FakeLLM
 
     result = ScenarioRun()
@@ -76,24 +77,28 @@ async def run(options: BenchOptions) -> ScenarioRun:
     buffered_settings = _buffered_settings(options.profile)
     stt, tts = build_engines(buffered_settings.profile)
     await load_engines(stt, tts)
+    # The simulated user speaks without piper's random variation, so every run
+    # hears the same questions and runs can be compared.
+    user = PiperTTS(deterministic=True)
     try:
         result.figures["stt"], result.figures["tts"] = stt.name, tts.name
         # The buffered path never reaches the LLM: a scripted one stands by, so
         # a buffer miss is noticed (its source would be "llm").
         async with open_agent(buffered_settings, llm=FakeLLM()) as agent:
-            clips = [await _spoken(tts, text) for text in BUFFERED_QUESTIONS]
+            clips = [await _spoken(user, text) for text in BUFFERED_QUESTIONS]
             await _voice_stage(
                 "buffered", agent, clips, buffered_settings, stt, tts, options, result
             )
         async with open_agent(llm_settings) as agent:
             await agent.start()
-            clips = [await _spoken(tts, text) for text in LLM_QUESTIONS]
+            clips = [await _spoken(user, text) for text in LLM_QUESTIONS]
             await _voice_stage("llm", agent, clips, llm_settings, stt, tts, options, result)
             result.figures["llm"] = agent.llm.name
         result.figures["round_trip"] = await round_trip_wer(stt, tts, WER_SENTENCES)
     finally:
         await stt.aclose()
         await tts.aclose()
+        await user.aclose()
     result.figures["targets_p50_ms"] = {"e2e_latency:buffered": 600, "e2e_latency:llm": 1200}
     result.figures["end_of_turn_silence_ms"] = buffered_settings.profile.vad.end_of_turn_silence_ms
     return result

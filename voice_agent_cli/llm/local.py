@@ -21,6 +21,7 @@ import threading
 import uuid
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -172,17 +173,18 @@ class LocalLLM(LLM):
             # One tool round per request: past that, a 0.5B model only loops
             # (it calls the same tool again until the step limit).
             return None
-        candidates = list(request.tools)
+        by_short_name = _short_names(request.tools)
+        candidates = [replace(tool, name=short) for short, tool in by_short_name.items()]
         choice = await self._constrained(
             _choice_messages(candidates, request_text),
             {
                 "type": "object",
-                "properties": {"tool": {"enum": ["none", *(tool.name for tool in candidates)]}},
+                "properties": {"tool": {"enum": ["none", *by_short_name]}},
                 "required": ["tool"],
             },
             max_tokens=48,
         )
-        tool = next((t for t in candidates if t.name == choice.get("tool")), None)
+        tool = by_short_name.get(str(choice.get("tool")))
         if tool is None:
             return None
         arguments: dict[str, Any] = {}
@@ -274,10 +276,15 @@ def _to_llama_messages(system: str, messages: Sequence[ChatMessage]) -> list[dic
 
     Small models parrot any tool protocol they see in the history, so tool
     traffic is not shown as messages: the results of the tools called for the
-    latest user message are attached to that message as facts to use, and older
+    latest user message are attached to it as "[result: ...]", and older
     tool traffic is left out (the replies that used it are kept).
     """
     _, done = _current_request(messages)
+    if done:
+        system += (
+            "\nWhen a message ends with [result: ...], that is what your tool returned: "
+            "answer the user with it, in your own words."
+        )
     converted = [{"role": "system", "content": system}]
     for message in messages:
         if message.role == "user":
@@ -289,9 +296,23 @@ def _to_llama_messages(system: str, messages: Sequence[ChatMessage]) -> list[dic
             suffix = " [interrupted by the user]" if message.interrupted else ""
             converted.append({"role": "assistant", "content": message.content + suffix})
     if done and converted[-1]["role"] == "user":
-        facts = "; ".join(f"{name} returned: {value}" for name, value in done.items())
-        converted[-1]["content"] += f"\n\n(Facts for your answer: {facts}. Repeat them exactly.)"
+        # Values only: a small model reads tool names out loud ("va__calculate returned"),
+        # and it parrots instructions placed here, so they live in the system prompt.
+        converted[-1]["content"] += "\n[result: " + "; ".join(done.values()) + "]"
     return converted
+
+
+def _short_names(tools: Sequence[ToolSpec]) -> dict[str, ToolSpec]:
+    """Tools by the names a small model picks best: without their server prefix.
+
+    ``va__add_note`` is chosen far more reliably as ``add_note``; a short name
+    two servers share keeps its full form.
+    """
+    shorts = [tool.name.rsplit("__", 1)[-1] for tool in tools]
+    return {
+        short if shorts.count(short) == 1 else tool.name: tool
+        for short, tool in zip(shorts, tools, strict=True)
+    }
 
 
 def _current_request(messages: Sequence[ChatMessage]) -> tuple[str, dict[str, str]]:

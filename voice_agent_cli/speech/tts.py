@@ -110,12 +110,16 @@ class PiperTTS:
         speed: float = 1.0,
         cache_size: int = 128,
         cache_max_chars: int = 200,
+        deterministic: bool = False,
     ) -> None:
         if voice is None:
             voice, config = default_voice()
         self.voice_path = voice
         self.config_path = config
         self.speed = speed
+        #: Piper varies its voice randomly on each synthesis; deterministic turns that
+        #: off, so the same text gives the same audio (benchmarks, reproducible tests).
+        self.deterministic = deterministic
         self.name = f"piper:{voice.stem}"
         self.sample_rate = 22050
         self.cache_size = cache_size
@@ -157,6 +161,8 @@ class PiperTTS:
         from piper import SynthesisConfig
 
         config = SynthesisConfig(length_scale=1.0 / self.speed)
+        if self.deterministic:
+            config.noise_scale = config.noise_w_scale = 0.0
         with self._lock:
             try:
                 chunks = [c.audio_float_array for c in self._voice.synthesize(text, config)]
