@@ -42,6 +42,8 @@ class LogHistogram:
         self.total = 0.0
         self.min = math.inf
         self.max = -math.inf
+        #: The most recent value added (None until one is).
+        self.last: float | None = None
 
     def add(self, value: float, count: int = 1) -> None:
         """Count ``value`` (``count`` times). Negative values are refused."""
@@ -56,6 +58,7 @@ class LogHistogram:
         self.total += value * count
         self.min = min(self.min, value)
         self.max = max(self.max, value)
+        self.last = value
 
     def extend(self, values: Iterable[float]) -> None:
         """Count every value of ``values``."""

@@ -362,4 +362,5 @@ def summarize(
     mean = histogram.mean
     summary[f"mean{suffix}"] = None if mean is None else round(mean, 3)
     summary[f"max{suffix}"] = round(histogram.max, 3) if histogram.count else None
+    summary[f"last{suffix}"] = None if histogram.last is None else round(histogram.last, 3)
     return summary

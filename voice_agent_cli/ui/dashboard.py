@@ -58,20 +58,19 @@ def _ms(value: Any) -> str:
 
 
 def latency_table(snapshot: dict[str, Any]) -> Table:
-    """Stage | last | p50 | p95 | p99 | n, in milliseconds."""
+    """Stage | last | p50 | p95 | p99 | n, in milliseconds ("last": the latest sample)."""
     table = Table(expand=True, box=None, pad_edge=False)
     table.add_column("stage", no_wrap=True)
     for name in ("last", "p50", "p95", "p99"):
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("n", justify="right", no_wrap=True)
     stages: dict[str, Any] = snapshot.get("stages", {})
-    last = ((snapshot.get("last_turn") or {}).get("timings")) or {}
     extra = sorted(name for name in stages if name not in CORE_STAGES and name != "tool_call")
     for stage in (*CORE_STAGES, *extra):
         figures = stages.get(stage) or {}
         table.add_row(
             Text(stage),
-            _ms(last.get(stage)),
+            _ms(figures.get("last_ms")),
             _ms(figures.get("p50_ms")),
             _ms(figures.get("p95_ms")),
             _ms(figures.get("p99_ms")),
