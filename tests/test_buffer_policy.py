@@ -6,7 +6,7 @@ import pytest
 
 from tests.buffer_helpers import exchange, turn
 from voice_agent_cli.buffer import CachePolicy, normalize
-from voice_agent_cli.config import CacheSettings
+from voice_agent_cli.buffer.settings import CacheSettings
 from voice_agent_cli.testing.fake_llm import tool_call
 
 

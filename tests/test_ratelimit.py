@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from voice_agent_cli.config import RateLimitSettings, load_settings
+from voice_agent_cli.config import load_settings
 from voice_agent_cli.core.agent import Agent, AgentOptions
+from voice_agent_cli.core.settings import RateLimitSettings
 from voice_agent_cli.errors import ConfigError, RateLimited
 from voice_agent_cli.ratelimit import RateLimits
 from voice_agent_cli.testing import FakeLLM

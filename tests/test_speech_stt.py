@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from tests.speech_fixtures import noise, silence, timeline, words
-from voice_agent_cli.config import STTSettings
 from voice_agent_cli.errors import EXIT_UNAVAILABLE, DependencyUnavailable, ModelUnavailable
+from voice_agent_cli.speech.settings import STTSettings
 from voice_agent_cli.speech.stt import FasterWhisperSTT, OpenAIWhisperSTT, build_stt
 
 Say = Callable[[str], np.ndarray]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from voice_agent_cli.config import TTSSettings
 from voice_agent_cli.errors import ModelUnavailable
 from voice_agent_cli.speech.sentences import SentenceSplitter, speakable
+from voice_agent_cli.speech.settings import TTSSettings
 from voice_agent_cli.speech.tts import PiperTTS, build_tts, load_voice
 
 

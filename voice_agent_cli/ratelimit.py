@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from limits import RateLimitItem
     from limits.strategies import MovingWindowRateLimiter
 
-    from voice_agent_cli.config import RateLimitSettings
+    from voice_agent_cli.core.settings import RateLimitSettings
 
 
 class RateLimits:

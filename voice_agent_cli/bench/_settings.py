@@ -19,13 +19,13 @@ by :mod:`voice_agent_cli.config`: no config import (circular), nothing heavy.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from voice_agent_cli.section import Section
 
 
-class BenchSettings(BaseModel):
+class BenchSettings(Section):
     """Defaults and budgets of ``va bench``."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     scenarios: list[str] = Field(
         default_factory=list, description="scenarios run by default; empty: every one found"

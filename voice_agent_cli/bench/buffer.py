@@ -32,8 +32,9 @@ from voice_agent_cli.buffer.build import profile_entries
 from voice_agent_cli.buffer.policy import CachePolicy
 from voice_agent_cli.buffer.prebuffered import PrebufferedEntry
 from voice_agent_cli.buffer.response_buffer import ResponseBuffer
+from voice_agent_cli.buffer.settings import CacheSettings
 from voice_agent_cli.buffer.store import ReplyStore
-from voice_agent_cli.config import CacheSettings, Settings, load_settings
+from voice_agent_cli.config import Settings, load_settings
 from voice_agent_cli.core.agent import Agent
 from voice_agent_cli.core.build import agent_options
 from voice_agent_cli.core.conversation import Conversation

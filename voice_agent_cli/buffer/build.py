@@ -16,7 +16,8 @@ from voice_agent_cli.errors import CacheError
 from voice_agent_cli.paths import va_home
 
 if TYPE_CHECKING:
-    from voice_agent_cli.config import BufferSettings, CacheSettings, Settings
+    from voice_agent_cli.buffer.settings import BufferSettings, CacheSettings
+    from voice_agent_cli.config import Settings
 
 logger = logging.getLogger("va.buffer")
 

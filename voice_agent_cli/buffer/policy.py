@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Literal
 from voice_agent_cli.core.messages import ChatMessage, ToolCall
 
 if TYPE_CHECKING:
-    from voice_agent_cli.config import CacheSettings
+    from voice_agent_cli.buffer.settings import CacheSettings
     from voice_agent_cli.core.agent import TurnContext
 
 #: Bumped when the key's recipe changes, so old entries simply stop matching.
@@ -88,7 +88,7 @@ class CachePolicy:
         tools = [translate(glob.lower()) for glob in uncacheable_tools]
         self._tools = re.compile("|".join(tools)) if tools else None
         if uncacheable_patterns is None:
-            from voice_agent_cli.config import DEFAULT_UNCACHEABLE_PATTERNS
+            from voice_agent_cli.buffer.settings import DEFAULT_UNCACHEABLE_PATTERNS
 
             uncacheable_patterns = DEFAULT_UNCACHEABLE_PATTERNS
         patterns = list(uncacheable_patterns)

@@ -20,9 +20,9 @@ from voice_agent_cli.resilience import BreakerPolicy, CircuitBreakers, RetryPoli
 
 if TYPE_CHECKING:
     from voice_agent_cli.buffer import ResponseBuffer
-    from voice_agent_cli.config import BreakerSettings
     from voice_agent_cli.core.experts import ExpertPanel
     from voice_agent_cli.core.router import ComplexityRouter
+    from voice_agent_cli.core.settings import BreakerSettings
     from voice_agent_cli.tools.base import ToolProvider
     from voice_agent_cli.tools.mcp import MCPTools
 

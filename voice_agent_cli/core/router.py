@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 from voice_agent_cli.core.messages import ChatMessage
 
 if TYPE_CHECKING:
-    from voice_agent_cli.config import ExpertsSettings
+    from voice_agent_cli.core.settings import ExpertsSettings
     from voice_agent_cli.llm.base import LLM
 
 _ANALYSIS = re.compile(

@@ -20,15 +20,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from voice_agent_cli.section import Section
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-class ObservabilitySettings(BaseModel):
+class ObservabilitySettings(Section):
     """Logs, metrics export and tracing of every command."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     log_level: str = Field("WARNING", description="DEBUG, INFO, WARNING, ERROR or CRITICAL")
     log_format: Literal["text", "json"] = Field("text", description="format of logs on stderr")

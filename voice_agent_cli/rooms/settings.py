@@ -22,7 +22,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from voice_agent_cli.section import Section
 
 #: Whom the agent answers: every speaker, one named participant, or whoever says its name.
 AnswerPolicyName = Literal["everyone", "participant", "addressed"]
@@ -30,13 +32,7 @@ AnswerPolicyName = Literal["everyone", "participant", "addressed"]
 BargeInScope = Literal["anyone", "addressee", "off"]
 
 
-class _Section(BaseModel):
-    # The same rules as config.Section (unknown keys are errors, values checked);
-    # restated because config imports this module.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class LiveKitSettings(_Section):
+class LiveKitSettings(Section):
     """The agent in a LiveKit room: server, identity, tokens, connection and turn taking."""
 
     url: str | None = Field(None, description="server URL (ws:// or wss://); $LIVEKIT_URL wins")

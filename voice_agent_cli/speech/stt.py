@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from voice_agent_cli.errors import DependencyUnavailable, ModelUnavailable
 
 if TYPE_CHECKING:
-    from voice_agent_cli.config import STTSettings
     from voice_agent_cli.speech.audio import Samples
+    from voice_agent_cli.speech.settings import STTSettings
 
 
 @dataclass(frozen=True)

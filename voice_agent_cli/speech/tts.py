@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from voice_agent_cli.errors import DependencyUnavailable, ModelUnavailable
 
 if TYPE_CHECKING:
-    from voice_agent_cli.config import TTSSettings
     from voice_agent_cli.speech.audio import Samples
+    from voice_agent_cli.speech.settings import TTSSettings
 
 
 @dataclass(frozen=True)

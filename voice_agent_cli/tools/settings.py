@@ -29,7 +29,9 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
+from pydantic import Field, field_serializer, model_validator
+
+from voice_agent_cli.section import Section
 
 #: Server names become part of LLM-facing tool names (``server__tool``) and of
 #: the CLI's ``SERVER.TOOL``, so they hold no dots and no spaces.
@@ -41,12 +43,6 @@ _REFERENCE_ONLY = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$")
 DEFAULT_FILLER_TEXT = "One moment, let me check."
 
 
-class _Section(BaseModel):
-    # The same rules as config.Section (unknown keys are errors, values checked);
-    # restated because config imports this module.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
 def _masked(values: dict[str, str]) -> dict[str, str]:
     """Literal values may be secrets: only pure ``${VAR}`` references are shown."""
     return {
@@ -54,7 +50,7 @@ def _masked(values: dict[str, str]) -> dict[str, str]:
     }
 
 
-class MCPServerSettings(_Section):
+class MCPServerSettings(Section):
     """One MCP server: a command to start (stdio) or a URL (streamable HTTP)."""
 
     command: str | None = Field(None, description="executable to start (stdio transport)")
@@ -105,7 +101,7 @@ class MCPServerSettings(_Section):
         return tool in self.idempotent
 
 
-class MCPSettings(_Section):
+class MCPSettings(Section):
     """MCP tool servers, and the agent's behaviour around tool calls."""
 
     servers: dict[str, MCPServerSettings] = Field(default_factory=dict)

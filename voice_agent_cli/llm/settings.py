@@ -1,0 +1,60 @@
+"""Profile sections of the LLM: which provider, how it is asked, Gemini, the local model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from voice_agent_cli.section import Section
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are va, a helpful voice assistant running in a terminal. "
+    "Answer in one to three short, plain sentences that sound natural when spoken aloud: "
+    "no markdown, no lists, no code blocks unless the user asks for code. "
+    "If you do not know something, say so briefly."
+)
+
+
+class LLMSettings(Section):
+    """Which LLM answers, and how it is asked."""
+
+    provider: Literal["auto", "local", "gemini"] = Field(
+        "auto",
+        description="auto = Gemini when an API key is set, else the embedded local model",
+    )
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    max_output_tokens: int = Field(512, ge=1, le=65536)
+    request_timeout_s: float = Field(
+        30.0, gt=0, description="max wait for the first chunk, and between chunks"
+    )
+    max_retries: int = Field(2, ge=0, le=10, description="retries of retryable errors")
+    retry_base_delay_s: float = Field(0.5, ge=0)
+    retry_max_delay_s: float = Field(8.0, ge=0)
+    max_tool_steps: int = Field(4, ge=0, le=20, description="LLM<->tool round trips per turn")
+
+
+class GeminiSettings(Section):
+    """Gemini through the google-genai SDK."""
+
+    model: str = "gemini-2.0-flash"
+    api_key_env: list[str] = Field(
+        default_factory=lambda: ["GEMINI_API_KEY", "GOOGLE_API_KEY"],
+        description="environment variables tried in order for the API key",
+    )
+    base_url: str | None = Field(
+        None, description="API endpoint; default: $GOOGLE_GEMINI_BASE_URL or Google's"
+    )
+    api_version: str | None = Field(None, description="e.g. v1beta; default: the SDK's")
+
+
+class LocalLLMSettings(Section):
+    """The embedded llama.cpp model."""
+
+    model_path: Path | None = Field(
+        None, description="a GGUF file; default: the Qwen2.5-Coder-0.5B-Instruct that ships with va"
+    )
+    n_ctx: int = Field(4096, ge=512, le=131072, description="context window in tokens")
+    n_threads: int | None = Field(None, ge=1, description="default: the number of CPU cores")

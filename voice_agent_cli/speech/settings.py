@@ -1,0 +1,67 @@
+"""Profile sections of the voice loop: ``[voice]``, ``[vad]``, ``[stt]``, ``[tts]``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from voice_agent_cli.section import Section
+
+
+class VoiceSettings(Section):
+    """The voice loop of ``va talk`` (and ``va join``): devices, echo, barge-in."""
+
+    input_device: str | None = Field(None, description="microphone: index or part of its name")
+    output_device: str | None = Field(None, description="speaker: index or part of its name")
+    echo: Literal["aec", "half-duplex", "off"] = Field(
+        "aec",
+        description="aec: cancel the agent's voice from the mic (WebRTC); half-duplex: "
+        "ignore the mic while the agent speaks (no barge-in); off: headphones",
+    )
+    barge_in: bool = Field(True, description="the user speaking over the agent stops it")
+    frame_ms: Literal[10, 20] = 20
+    speculative_stt: bool = Field(True, description="transcribe during the end-of-turn silence")
+
+
+class VADSettings(Section):
+    """Voice activity detection (Silero) and end of turn."""
+
+    threshold: float = Field(0.5, gt=0.0, lt=1.0, description="speech probability threshold")
+    end_of_turn_silence_ms: int = Field(400, ge=100, le=5000, description="silence ending a turn")
+    unfinished_silence_ms: int = Field(
+        900, ge=100, le=5000, description="silence ending a turn whose words trail off"
+    )
+    min_speech_ms: int = Field(200, ge=0, le=5000, description="shorter speech is not a turn")
+    start_ms: int = Field(64, ge=32, le=1000, description="speech that starts a turn/barge-in")
+    pre_roll_ms: int = Field(300, ge=0, le=2000)
+    max_turn_s: float = Field(30.0, gt=1.0, le=300.0)
+
+
+class STTSettings(Section):
+    """Speech to text."""
+
+    engine: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
+    model_path: Path | None = Field(
+        None,
+        description="faster-whisper: a CTranslate2 model dir (default: the bundled tiny.en); "
+        "openai-whisper: a .pt file",
+    )
+    model: str = Field("tiny.en", description="openai-whisper model name (weights must exist)")
+    language: str | None = Field("en", description="None: detect (multilingual models only)")
+    beam_size: int = Field(5, ge=1, le=20)
+    compute_type: str = Field("int8", description="CTranslate2 compute type on the CPU")
+    cpu_threads: int | None = Field(None, ge=1, description="default: CTranslate2's choice")
+    vad_filter: bool = Field(
+        True, description="faster-whisper's own VAD pass (stops 'you' on noise)"
+    )
+
+
+class TTSSettings(Section):
+    """Text to speech (piper)."""
+
+    voice: Path | None = Field(None, description="a piper .onnx voice (default: en_US joe)")
+    voice_config: Path | None = Field(None, description="its .onnx.json (default: beside it)")
+    speed: float = Field(1.0, ge=0.5, le=2.0)
+    cache_size: int = Field(128, ge=0, le=10000, description="short sentences kept synthesised")
