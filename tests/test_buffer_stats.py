@@ -76,7 +76,6 @@ async def test_the_bench_scenario_reports_its_stages_and_figures() -> None:
     assert scripted["llm_turns"] == scripted["llm_calls"]
     assert 0 < scripted["hit_rate"] < 1
     assert result.figures["backend"] == "disk"
-    assert result.figures["budget_p99_ms"] == {"prebuffered": 1.0, "cache_hit": 5.0}
 
 
 @pytest.mark.parametrize("profile", ["gemini"])

@@ -46,7 +46,6 @@ async def run(options: BenchOptions) -> ScenarioRun:
         await _discovery(profile.mcp, options, result)
     own = servers.get("va", SHIPPED_SERVER)
     await _calls(MCPSettings(servers={"va": own}), options, result)
-    result.figures["budget_p99_ms"] = {"discovery": 1000.0 * max(1, len(servers))}
     return result
 
 
