@@ -130,3 +130,21 @@ def test_transitions_are_events() -> None:
         (BreakerState.HALF_OPEN, BreakerState.CLOSED),
     ]
     assert all(t.breaker == "mcp:notes" for t in seen)
+
+
+def test_transitions_are_logged(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    breaker = CircuitBreaker("llm:gemini", failure_threshold=1, recovery_s=5, clock=clock)
+    with caplog.at_level("INFO", logger="va.resilience"):
+        breaker.record_failure("LLMServerError")
+        clock.now += 5
+        breaker.allow()
+        breaker.record_success()
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        (
+            "WARNING",
+            "circuit llm:gemini: closed -> open (1 consecutive failures, last: LLMServerError)",
+        ),
+        ("INFO", "circuit llm:gemini: open -> half_open (recovery time elapsed)"),
+        ("INFO", "circuit llm:gemini: half_open -> closed (trial call succeeded)"),
+    ]

@@ -9,6 +9,7 @@ injectable so that tests check the policies without waiting.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from voice_agent_cli.errors import CircuitOpenError
+
+_logger = logging.getLogger("va.resilience")
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,16 @@ class CircuitBreaker:
     def _move(self, new: BreakerState, reason: str) -> None:
         old, self._state = self._state, new
         if old is not new:
+            level = logging.WARNING if new is BreakerState.OPEN else logging.INFO
+            _logger.log(
+                level,
+                "circuit %s: %s -> %s (%s)",
+                self.name,
+                old.value,
+                new.value,
+                reason,
+                extra={"circuit": self.name, "state": new.value},
+            )
             transition = BreakerTransition(self.name, old, new, reason)
             for listener in list(self._listeners):
                 listener(transition)
