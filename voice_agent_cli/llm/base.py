@@ -83,13 +83,9 @@ class LLM(ABC):
         Raises :class:`~voice_agent_cli.errors.LLMError` subclasses, or
         :class:`~voice_agent_cli.errors.CircuitOpenError` while the breaker is open.
         """
-        if self.breaker is None:
-            async with aclosing(self._with_retries(request)) as chunks:
-                async for chunk in chunks:
-                    yield chunk
-            return
         breaker = self.breaker
-        breaker.check()
+        if breaker is not None:
+            breaker.check()
         try:
             async with aclosing(self._with_retries(request)) as chunks:
                 async for chunk in chunks:
@@ -97,15 +93,17 @@ class LLM(ABC):
         except LLMError as exc:
             # Only availability failures (5xx, 429, timeouts, unreachable) say the
             # provider is unhealthy; a bad key or a bad request does not.
-            if exc.retryable:
+            if breaker is not None and exc.retryable:
                 breaker.record_failure(type(exc).__name__)
-            else:
+            elif breaker is not None:
                 breaker.release()
             raise
         except BaseException:
-            breaker.release()  # cancelled or closed early: no verdict
+            if breaker is not None:
+                breaker.release()  # cancelled or closed early: no verdict
             raise
-        breaker.record_success()
+        if breaker is not None:
+            breaker.record_success()
 
     async def _with_retries(self, request: LLMRequest) -> AsyncGenerator[LLMChunk, None]:
         attempt = 0
