@@ -47,4 +47,5 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
 
 
 from tests.gemini_fixtures import fake_gemini, gemini, gemini_server  # noqa: E402, F401
+from tests.pulse_fixtures import laptop, virtual_audio  # noqa: E402, F401
 from tests.speech_fixtures import espeak, say, voice_loaded, whisper_loaded  # noqa: E402, F401
