@@ -77,6 +77,21 @@ def load_sounddevice() -> Any:
         raise AudioDeviceError(f"the sounddevice package is not installed; {HINT}") from None
 
 
+def reinitialize_portaudio() -> None:
+    """Have PortAudio list the devices again (a sound server started since it was loaded).
+
+    Only while no stream is open: PortAudio closes every stream when it terminates.
+    """
+    import sys
+
+    sd = sys.modules.get("sounddevice")
+    if sd is None:
+        return  # loading it will initialise PortAudio with the devices of now
+    with captured_stderr():
+        sd._terminate()
+        sd._initialize()
+
+
 @dataclass(frozen=True)
 class DeviceInfo:
     """One audio device as PortAudio reports it."""

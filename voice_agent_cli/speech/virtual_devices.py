@@ -152,6 +152,27 @@ class VirtualAudio:
                 "sink_dont_move=true",
             )
 
+    def add_observer(self, *, latency_ms: int = 30) -> str:
+        """A sink that hears both sides, user and agent, on one clock; its monitor's name.
+
+        Two loopbacks with the same latency copy the microphone's wire and the
+        speaker into it, so one recording of it times the agent's answer
+        against the end of the question (``va bench voice --device``).
+        """
+        if "observer" not in self.modules:
+            self.load("observer", "module-null-sink", *_sink_arguments("va_observer", "Observer"))
+            for role, source in (("observe_mic", self.mic_wire), ("observe_speaker", self.speaker)):
+                self.load(
+                    role,
+                    "module-loopback",
+                    f"source={source}.monitor",
+                    "sink=va_observer",
+                    f"latency_msec={latency_ms}",
+                    "source_dont_move=true",
+                    "sink_dont_move=true",
+                )
+        return "va_observer.monitor"
+
     # -- speaking and listening ---------------------------------------------------------
 
     def play(self, wav: Path, *, into: str | None = None) -> subprocess.Popen[bytes]:
