@@ -7,6 +7,7 @@ import ctypes
 import ctypes.util
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -101,6 +102,12 @@ def test_dropouts_spread_over_time_are_no_warning() -> None:
     assert notices == [] and counter.total == 10
 
 
+async def _until(condition: Callable[[], bool], timeout: float = 10) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():  # noqa: ASYNC110 - what PortAudio's thread changes
+            await asyncio.sleep(0.01)
+
+
 async def test_a_microphone_that_stops_is_reopened_with_notices(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -118,9 +125,7 @@ async def test_a_microphone_that_stops_is_reopened_with_notices(
 
     listening = asyncio.create_task(listen())
     try:
-        async with asyncio.timeout(10):
-            while frames < 5:
-                await asyncio.sleep(0.01)
+        await _until(lambda: frames >= 5)
         sd.unplug()
         await asyncio.sleep(0.5)  # a few attempts fail while it is out
         assert notices[0] == (
@@ -129,9 +134,7 @@ async def test_a_microphone_that_stops_is_reopened_with_notices(
         )
         before = frames
         sd.plug()
-        async with asyncio.timeout(10):
-            while len(notices) < 2 or frames < before + 5:
-                await asyncio.sleep(0.02)
+        await _until(lambda: len(notices) >= 2 and frames >= before + 5)
     finally:
         await microphone.aclose()
         await asyncio.wait_for(listening, timeout=5)
