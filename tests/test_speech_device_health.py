@@ -102,8 +102,8 @@ def test_dropouts_spread_over_time_are_no_warning() -> None:
     assert notices == [] and counter.total == 10
 
 
-async def _until(condition: Callable[[], bool], timeout: float = 10) -> None:
-    async with asyncio.timeout(timeout):
+async def _until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(10):
         while not condition():  # noqa: ASYNC110 - what PortAudio's thread changes
             await asyncio.sleep(0.01)
 
