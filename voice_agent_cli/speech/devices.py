@@ -234,6 +234,7 @@ class MicrophoneSource:
         self._listening = False
         self._closed = False
         self._rate = 0
+        self._generation = 0  # which stream is the current one
 
     def open(self) -> None:
         """Open and start the input stream (raises :class:`AudioDeviceError`)."""
@@ -273,8 +274,12 @@ class MicrophoneSource:
                 self.xruns.count_flags(status)
             loop.call_soon_threadsafe(deliver, indata[:, 0].copy())
 
+        self._generation += 1
+        generation = self._generation
+
         def finished() -> None:
-            if not self._closed:
+            # Only a stream that ends on its own: not one va closed, not an older one.
+            if not self._closed and generation == self._generation:
                 loop.call_soon_threadsafe(deliver, _STOPPED)
 
         try:
@@ -298,6 +303,7 @@ class MicrophoneSource:
         self._rate = rate
 
     def _close_stream(self) -> None:
+        self._generation += 1  # its finished callback is no news
         stream, self._stream = self._stream, None
         if stream is not None:
             with captured_stderr(), contextlib.suppress(Exception):
