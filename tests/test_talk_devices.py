@@ -11,12 +11,14 @@ unplugged mid-session. Nothing here asserts on latency (the machine is shared).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.cli_helpers import run_va_process
 from tests.gemini_fixtures import TEST_KEY
 from tests.pulse_fixtures import TalkProcess, write_profile
 from tests.speech_fixtures import silence, timeline, words, write
@@ -199,3 +201,14 @@ def test_a_microphone_unplugged_mid_session_is_followed_back(
     notices = [line for line in va.stderr if "microphone" in line]
     assert notices[0].startswith("va: the microphone 'Microphone' is gone"), notices
     assert va.stop() == 0
+
+
+def test_the_pulseaudio_devices_are_listed_by_name(laptop: VirtualAudio) -> None:
+    listed = run_va_process("talk", "--list-devices", "--json", env=laptop.environment())
+    assert listed.returncode == 0, listed.stderr
+    devices = json.loads(listed.stdout)
+    assert {"pulse", "default"} <= {d["name"] for d in devices if "index" in d}
+    pulse = {d["pulse"]: d for d in devices if "pulse" in d}
+    assert pulse["va_mic"] == {"pulse": "va_mic", "name": "Microphone", "kind": "input"}
+    assert pulse["va_speaker"]["kind"] == "output"
+    assert listed.stderr == ""  # nothing from ALSA or PortAudio while they were probed
