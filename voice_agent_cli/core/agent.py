@@ -45,6 +45,7 @@ from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolResult, Too
 from voice_agent_cli.core.router import SIMPLE, Route
 from voice_agent_cli.errors import CircuitOpenError, LLMError
 from voice_agent_cli.llm.base import LLM, LLMRequest, TextChunk
+from voice_agent_cli.text import clean_text
 from voice_agent_cli.tools.base import ToolProvider
 
 if TYPE_CHECKING:
@@ -230,7 +231,7 @@ class Agent:
             # now (so the interrupted reply is recorded), not whenever GC gets to them.
             async with (
                 conversation.turn_lock,
-                aclosing(self._turn(text.strip(), speaker, conversation)) as events,
+                aclosing(self._turn(clean_text(text).strip(), speaker, conversation)) as events,
             ):
                 async for event in events:
                     for observer in self._observers:
