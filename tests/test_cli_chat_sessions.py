@@ -75,9 +75,7 @@ def test_a_session_that_recovers_says_which_turns_were_not_answered(
     assert result.exit_code == 1
 
 
-def test_every_turn_answered_is_exit_0(
-    fake_gemini: FakeGemini, gemini_env: dict[str, str]
-) -> None:
+def test_every_turn_answered_is_exit_0(fake_gemini: FakeGemini, gemini_env: dict[str, str]) -> None:
     fake_gemini.enqueue(script.text("a"), script.text("b"))
     result = run_va("chat", input="one\ntwo\n", env=gemini_env)
     assert (result.exit_code, result.stdout, result.stderr) == (0, "a\nb\n", "")
