@@ -180,6 +180,13 @@ class CacheUnavailable(CacheError):
     exit_code = EXIT_UNAVAILABLE
 
 
+class CacheWriteFailed(CacheError):
+    """The reply cache's storage refused a write (disk full, I/O error): nothing was kept.
+
+    The cache is not damaged and still answers lookups; the write is skipped.
+    """
+
+
 class CacheBusy(CacheError):
     """The reply cache is locked by another process for longer than a lookup may wait."""
 
