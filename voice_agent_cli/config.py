@@ -123,8 +123,14 @@ class Settings:
         return provider
 
     def describe(self) -> dict[str, Any]:
-        """The effective configuration as plain data, secrets masked."""
-        data = self.profile.model_dump(mode="json")
+        """The effective configuration as plain data, secrets masked.
+
+        Sections mask the fields they know hold secrets (URLs, ``env``, ``args``);
+        then anything anywhere that looks like a key or a URL with a password is.
+        """
+        from voice_agent_cli.masking import mask_value
+
+        data = mask_value(self.profile.model_dump(mode="json"))
         return {
             "profile_source": self.source,
             "llm_provider": self.llm_provider,

@@ -16,7 +16,8 @@ environment, registered with :func:`register_secret`), secret-looking patterns
 (Google keys, bearer tokens, JWTs, ``key=value`` credentials, passwords in URLs)
 and personal data (e-mail addresses, phone numbers) are replaced by markers.
 
-Only the standard library is imported here: the agent core imports this module.
+Only the standard library (and va's stdlib-only :mod:`voice_agent_cli.masking`)
+is imported here: the agent core imports this module.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
+
+from voice_agent_cli.masking import SECRET_SHAPES
 
 # --- correlation ids ------------------------------------------------------------------
 
@@ -97,14 +100,11 @@ SECRET_ENV_VARS = (
 )
 
 _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # Google API keys (Gemini): "AIza" and then 35 characters in practice.
-    (re.compile(r"AIza[0-9A-Za-z_\-]{20,}"), "[redacted-key]"),
-    # JSON Web Tokens (LiveKit access tokens are JWTs): three base64url parts.
-    (re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*"), "[redacted-jwt]"),
+    # Keys and tokens known by their shape (Google keys, JWTs, sk-..., ghp_...): the
+    # same list --show-config masks with (voice_agent_cli.masking).
+    *((shape, "[redacted-key]") for shape in SECRET_SHAPES),
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{8,}"), r"\1 [redacted]"),
-    # OpenAI-style and LiveKit-style API keys.
-    (re.compile(r"\bsk-[A-Za-z0-9_\-]{16,}"), "[redacted-key]"),
-    # (At least one digit: "APIConnectionError" is a class name, not a key.)
+    # LiveKit-style API keys (with a digit: "APIConnectionError" is a class name, not a key).
     (re.compile(r"\bAPI(?=[A-Za-z]*\d)[A-Za-z0-9]{10,}\b"), "[redacted-key]"),
     # key=value / "key": "value" credentials, in URLs, headers and JSON.
     (
