@@ -74,8 +74,10 @@ def mask_url(url: str) -> str:
 
 
 def _is_secret_pair(name: str, value: str) -> bool:
-    return bool(value) and not REFERENCE_ONLY.match(value) and (
-        bool(SECRET_NAME.search(name)) or looks_secret(value)
+    return (
+        bool(value)
+        and not REFERENCE_ONLY.match(value)
+        and (bool(SECRET_NAME.search(name)) or looks_secret(value))
     )
 
 
