@@ -12,6 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# The cores are shared with other work: per-example deadlines would only measure that.
+# `pytest --hypothesis-profile=thorough` digs deeper, for a change to a parser.
+settings.register_profile("va", deadline=None)
+settings.register_profile("thorough", deadline=None, max_examples=2000)
+settings.load_profile("va")
 
 #: Environment variables that would leak the developer's setup into tests.
 _SCRUBBED = (

@@ -121,7 +121,8 @@ class MCPSettings(Section):
     @classmethod
     def _check_names(cls, data: Any) -> Any:
         servers = data.get("servers") if isinstance(data, dict) else None
-        for name in servers or {}:
+        # Not a table: the field's own validation says so.
+        for name in servers if isinstance(servers, dict) else {}:
             if not SERVER_NAME.match(str(name)):
                 raise ValueError(
                     f"server name {name!r}: use 1-32 letters, digits, '_' or '-' (no dots)"

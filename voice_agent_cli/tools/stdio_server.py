@@ -33,6 +33,8 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, TextIO
 
+from voice_agent_cli.text import clean_text
+
 #: Protocol revisions reachable with the ``initialize`` handshake, oldest first.
 PROTOCOL_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 
@@ -127,7 +129,8 @@ _MISMATCH = object()
 
 def _as_kind(kind: str | None, value: Any) -> Any:
     if kind == "string":
-        return value if isinstance(value, str) else _MISMATCH
+        # Decoded once, here: JSON may carry lone surrogates ("\\ud800").
+        return clean_text(value) if isinstance(value, str) else _MISMATCH
     if kind == "null":
         return None if value is None else _MISMATCH
     if kind == "boolean":
