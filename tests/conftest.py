@@ -53,5 +53,10 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     yield home
 
 
-from tests.gemini_fixtures import fake_gemini, gemini, gemini_server  # noqa: E402, F401
+from tests.gemini_fixtures import (  # noqa: E402, F401
+    fake_gemini,
+    gemini,
+    gemini_env,
+    gemini_server,
+)
 from tests.speech_fixtures import espeak, say, voice_loaded, whisper_loaded  # noqa: E402, F401

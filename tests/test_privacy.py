@@ -19,23 +19,12 @@ import pexpect
 import pytest
 
 from tests.cli_helpers import VA, run_va
-from tests.gemini_fixtures import TEST_KEY
 from voice_agent_cli.privacy import PrivacySettings
 from voice_agent_cli.testing import fake_gemini as script
 from voice_agent_cli.testing.fake_gemini import FakeGemini
 
 QUESTION = "My e-mail is jane.doe@example.com and my number is +1 415 555 0100, got it?"
 PERSONAL = ("jane.doe@example.com", "415 555 0100")
-
-
-@pytest.fixture
-def gemini_env(fake_gemini: FakeGemini) -> dict[str, str]:
-    return {
-        "GEMINI_API_KEY": TEST_KEY,
-        "GOOGLE_GEMINI_BASE_URL": fake_gemini.base_url,
-        "NO_PROXY": "127.0.0.1,localhost",
-        "VA_RESILIENCE__FALLBACK": "[]",
-    }
 
 
 def _stored_bytes(home: Path) -> bytes:

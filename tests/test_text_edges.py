@@ -18,13 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.cli_helpers import VA, json_lines
-from tests.gemini_fixtures import TEST_KEY
 from voice_agent_cli.buffer.disk import open_disk_store
 from voice_agent_cli.buffer.response_buffer import ResponseBuffer
 from voice_agent_cli.core.agent import Agent, AgentOptions
 from voice_agent_cli.core.events import TurnCompleted
 from voice_agent_cli.testing import FakeLLM
-from voice_agent_cli.testing.fake_gemini import FakeGemini
 from voice_agent_cli.text import REPLACEMENT, clean_argv, clean_text
 
 #: Any text Python can hold, lone surrogates (what undecodable bytes become) included.
@@ -42,16 +40,6 @@ def _va(
         timeout=120,
         check=False,
     )
-
-
-@pytest.fixture
-def gemini_env(fake_gemini: FakeGemini) -> dict[str, str]:
-    return {
-        "GEMINI_API_KEY": TEST_KEY,
-        "GOOGLE_GEMINI_BASE_URL": fake_gemini.base_url,
-        "NO_PROXY": "127.0.0.1,localhost",
-        "VA_RESILIENCE__FALLBACK": "[]",
-    }
 
 
 def test_a_latin1_byte_in_an_argument_is_answered_on_gemini(gemini_env: dict[str, str]) -> None:
