@@ -64,8 +64,4 @@ def main() -> None:
 
     from voice_agent_cli.text import clean_argv
 
-    # A reply is printed whatever it holds: an unencodable character becomes "?".
-    reconfigure = getattr(sys.stdout, "reconfigure", None)
-    if reconfigure is not None:
-        reconfigure(errors="replace")
     app(args=clean_argv(sys.argv[1:]), prog_name="va")

@@ -364,6 +364,7 @@ class _TurnRenderer:
             ToolCallStarted,
             TurnCompleted,
         )
+        from voice_agent_cli.text import clean_text
 
         if isinstance(event, TurnCompleted):
             if self.json_output:
@@ -387,7 +388,7 @@ class _TurnRenderer:
             if not self._started:
                 self.out.write(self.label)
                 self._started = True
-            self.out.write(event.text)
+            self.out.write(clean_text(event.text))  # a provider's lone surrogate, say
             self.out.flush()
         elif isinstance(event, ToolCallStarted) and self.err.is_terminal:
             self.err.print(f"[dim](calling {event.call.name})[/]")
