@@ -12,6 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# The cores are shared with other work: per-example deadlines would only measure that.
+# `pytest --hypothesis-profile=thorough` digs deeper, for a change to a parser.
+settings.register_profile("va", deadline=None)
+settings.register_profile("thorough", deadline=None, max_examples=2000)
+settings.load_profile("va")
 
 #: Environment variables that would leak the developer's setup into tests.
 _SCRUBBED = (
@@ -46,6 +53,11 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     yield home
 
 
-from tests.gemini_fixtures import fake_gemini, gemini, gemini_server  # noqa: E402, F401
+from tests.gemini_fixtures import (  # noqa: E402, F401
+    fake_gemini,
+    gemini,
+    gemini_env,
+    gemini_server,
+)
 from tests.pulse_fixtures import laptop, virtual_audio  # noqa: E402, F401
 from tests.speech_fixtures import espeak, say, voice_loaded, whisper_loaded  # noqa: E402, F401

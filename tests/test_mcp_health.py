@@ -53,5 +53,10 @@ def test_down_restarts_and_counts() -> None:
     assert h.state == HealthState.DOWN
     h.record_connected(310.0)
     assert h.restarts == 1
-    assert h.state == HealthState.UP  # a fresh process starts with a fresh counter
+    # Failures count across restarts (a server that crashes on every call must open
+    # its circuit): degraded until a call works again.
+    assert h.state == HealthState.DEGRADED
+    assert h.consecutive_failures == 1
     assert h.next_restart_in_s is None
+    h.record_success()
+    assert h.state == HealthState.UP

@@ -84,7 +84,7 @@ async def test_broken_servers_never_take_down_the_others(tmp_path: Path) -> None
         assert again.text == "1+1 = 2"
         statuses = {s.server: s for s in tools.health()}
         assert "command not found" in (statuses["missing"].last_error or "")
-        assert "did not start within 1 s" in (statuses["garbage"].last_error or "")
+        assert "did not finish starting within 1 s" in (statuses["garbage"].last_error or "")
         assert "non-MCP output" in (statuses["garbage"].last_error or "")
 
 
@@ -200,4 +200,4 @@ async def test_a_server_that_never_answers_does_not_hold_up_the_others() -> None
         assert state(tools, "silent") in (HealthState.STARTING, HealthState.DOWN)
         assert (await tools.call(call("good__calculate", expression="2*3"))).text == "2*3 = 6"
         await eventually(lambda: state(tools, "silent") == HealthState.DOWN)
-        assert "did not start within 0.5 s" in (tools.health()[0].last_error or "")
+        assert "did not finish starting within 0.5 s" in (tools.health()[0].last_error or "")

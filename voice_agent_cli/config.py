@@ -43,6 +43,7 @@ from voice_agent_cli.core.settings import (
 from voice_agent_cli.errors import ConfigError
 from voice_agent_cli.llm.settings import GeminiSettings, LLMSettings, LocalLLMSettings
 from voice_agent_cli.metrics.settings import ObservabilitySettings
+from voice_agent_cli.privacy import PrivacySettings
 from voice_agent_cli.rooms.settings import LiveKitSettings
 from voice_agent_cli.section import Section
 from voice_agent_cli.speech.settings import STTSettings, TTSSettings, VADSettings, VoiceSettings
@@ -71,6 +72,7 @@ class Profile(Section):
     observability: ObservabilitySettings = Field(default_factory=lambda: ObservabilitySettings())
     bench: BenchSettings = Field(default_factory=lambda: BenchSettings())
     livekit: LiveKitSettings = Field(default_factory=lambda: LiveKitSettings())
+    privacy: PrivacySettings = Field(default_factory=lambda: PrivacySettings())
 
 
 #: Short environment variables for the settings people change most.
@@ -121,8 +123,14 @@ class Settings:
         return provider
 
     def describe(self) -> dict[str, Any]:
-        """The effective configuration as plain data, secrets masked."""
-        data = self.profile.model_dump(mode="json")
+        """The effective configuration as plain data, secrets masked.
+
+        Sections mask the fields they know hold secrets (URLs, ``env``, ``args``);
+        then anything anywhere that looks like a key or a URL with a password is.
+        """
+        from voice_agent_cli.masking import mask_value
+
+        data = mask_value(self.profile.model_dump(mode="json"))
         return {
             "profile_source": self.source,
             "llm_provider": self.llm_provider,

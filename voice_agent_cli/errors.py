@@ -81,13 +81,20 @@ class ModelUnavailable(DependencyUnavailable):
 
 
 class LLMError(VAError):
-    """An LLM provider failed. ``retryable`` tells the retry policy what to do."""
+    """An LLM provider failed. ``retryable`` tells the retry policy what to do.
+
+    ``retry_after_s`` is how long the provider asked to wait before trying
+    again (a 429's Retry-After), when it said.
+    """
 
     retryable: bool = False
 
-    def __init__(self, message: str, *, provider: str = "llm") -> None:
+    def __init__(
+        self, message: str, *, provider: str = "llm", retry_after_s: float | None = None
+    ) -> None:
         super().__init__(message)
         self.provider = provider
+        self.retry_after_s = retry_after_s
 
 
 class LLMAuthError(LLMError):
@@ -178,6 +185,13 @@ class CacheUnavailable(CacheError):
     """The reply cache's backend is down or unreadable (Redis gone, a damaged directory)."""
 
     exit_code = EXIT_UNAVAILABLE
+
+
+class CacheWriteFailed(CacheError):
+    """The reply cache's storage refused a write (disk full, I/O error): nothing was kept.
+
+    The cache is not damaged and still answers lookups; the write is skipped.
+    """
 
 
 class CacheBusy(CacheError):

@@ -16,7 +16,8 @@ environment, registered with :func:`register_secret`), secret-looking patterns
 (Google keys, bearer tokens, JWTs, ``key=value`` credentials, passwords in URLs)
 and personal data (e-mail addresses, phone numbers) are replaced by markers.
 
-Only the standard library is imported here: the agent core imports this module.
+Only the standard library (and va's stdlib-only :mod:`voice_agent_cli.masking`)
+is imported here: the agent core imports this module.
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
+
+from voice_agent_cli.masking import SECRET_SHAPES
 
 # --- correlation ids ------------------------------------------------------------------
 
@@ -97,14 +100,12 @@ SECRET_ENV_VARS = (
 )
 
 _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # Google API keys (Gemini): "AIza" and then 35 characters in practice.
-    (re.compile(r"AIza[0-9A-Za-z_\-]{20,}"), "[redacted-key]"),
-    # JSON Web Tokens (LiveKit access tokens are JWTs): three base64url parts.
-    (re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*"), "[redacted-jwt]"),
+    # Keys and tokens known by their shape (Google keys, JWTs, sk-..., ghp_...): the
+    # same list --show-config masks with (voice_agent_cli.masking).
+    *((shape, "[redacted-key]") for shape in SECRET_SHAPES),
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{8,}"), r"\1 [redacted]"),
-    # OpenAI-style and LiveKit-style API keys.
-    (re.compile(r"\bsk-[A-Za-z0-9_\-]{16,}"), "[redacted-key]"),
-    (re.compile(r"\bAPI[A-Za-z0-9]{10,}\b"), "[redacted-key]"),
+    # LiveKit-style API keys (with a digit: "APIConnectionError" is a class name, not a key).
+    (re.compile(r"\bAPI(?=[A-Za-z]*\d)[A-Za-z0-9]{10,}\b"), "[redacted-key]"),
     # key=value / "key": "value" credentials, in URLs, headers and JSON.
     (
         re.compile(
@@ -118,23 +119,47 @@ _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 _EMAIL = re.compile(r"(?i)\b[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}\b")
-# Phone candidates: digits with the separators people write; the digit count and
-# separators are checked in _phone() so that timings, ids and dates stay readable.
-_PHONE_CANDIDATE = re.compile(r"(?<![\w.:/])(\+?\(?\d[\d ().\-]{6,}\d)(?![\w/]|\.\d)")
-_DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+# Phone numbers are recognised by the shapes people write them in, never by "many
+# digits with separators": timestamps (cache.damaged-20261202-064641), paths, ids,
+# versions, IP addresses, durations and the numbers in tool results stay readable.
+# A shape must stand alone: not glued to a word, a path, an id or a longer number.
+_STANDALONE_BEFORE = r"(?<![\w.:/\\\-+#@%$\u00a3\u20ac])"
+_STANDALONE_AFTER = r"(?![\w/\\@%\u00b0]|[.:,\-]\d)"
+_SEP = r"[ .\-]"
+_PHONE = re.compile(
+    _STANDALONE_BEFORE
+    + "(?:"
+    # International: a "+", a country code, then groups (+44 20 7946 0958, +14155550100).
+    + r"\+\d{1,3}(?:"
+    + _SEP
+    + r"?\(?\d{1,4}\)?){1,6}"
+    # North American: (415) 555-0100, 415-555-0100, 415.555.0100, 1-415-555-0100.
+    + r"|(?:1"
+    + _SEP
+    + r")?(?:\(\d{3}\) ?|\d{3}"
+    + _SEP
+    + r")\d{3}"
+    + _SEP
+    + r"\d{4}"
+    # National numbers with a trunk 0, grouped: 06 12 34 56 78, 020 7946 0958, 030 1234567.
+    + r"|\(?0\d{1,4}\)?(?:"
+    + _SEP
+    + r"\d{2,4}){2,4}"
+    + r"|0\d{2,4}[ \-]\d{5,8}"
+    + ")"
+    + _STANDALONE_AFTER
+)
+_DECIMAL = re.compile(r"^[+\-]?\d+\.\d+$")
+_IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 
 
 def _phone(match: re.Match[str]) -> str:
-    text = match.group(1)
+    text = match.group(0)
     digits = sum(char.isdigit() for char in text)
-    separators = sum(char in " ()-" for char in text)
-    if not 9 <= digits <= 15 or _DATE_LIKE.match(text):
-        return text
-    # A leading "+" or a grouping with spaces, dashes, parentheses or several dots
-    # marks a phone number; a bare run of digits or one decimal point does not.
-    if text.startswith("+") or separators >= 1 or text.count(".") >= 2:
-        return "[phone]"
-    return text
+    if not 8 <= digits <= 15 or _DECIMAL.match(text) or _IPV4.match(text):
+        return text  # too short or long for a phone, a decimal (+3.14159265), an IP address
+    return "[phone]"
 
 
 class Redactor:
@@ -170,7 +195,7 @@ class Redactor:
         for pattern, replacement in _SECRET_PATTERNS:
             text = pattern.sub(replacement, text)
         text = _EMAIL.sub("[email]", text)
-        return _PHONE_CANDIDATE.sub(_phone, text)
+        return _PHONE.sub(_phone, text)
 
     def redact_value(self, value: Any) -> Any:
         """Redact the strings inside plain data (dicts, lists, tuples)."""
@@ -343,11 +368,16 @@ class LoggingSetup:
     _saved_levels: dict[str, int] = field(default_factory=dict)
 
     def close(self) -> None:
-        """Flush and remove the handlers; restore the levels that were changed."""
+        """Flush and remove the handlers; restore the levels that were changed.
+
+        Never raises: a log that cannot be flushed (a full disk) is not a
+        reason for a command to fail.
+        """
         root = logging.getLogger()
         for handler in self.handlers:
             root.removeHandler(handler)
-            handler.close()
+            with suppress(OSError, ValueError):
+                handler.close()
         self.handlers.clear()
         for name, level in self._saved_levels.items():
             logging.getLogger(name or None).setLevel(level)
@@ -396,7 +426,7 @@ def configure(
         setup._saved_levels[name] = logger.level
         logger.setLevel(max(numeric, logging.WARNING))
 
-    console = logging.StreamHandler(stream or sys.stderr)
+    console = _ConsoleHandler(stream or sys.stderr)
     console.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     setup.handlers.append(console)
     if path is not None:
@@ -412,13 +442,63 @@ def configure(
     return setup
 
 
+class _ConsoleHandler(logging.StreamHandler):
+    """Log lines on stderr; if stderr itself is gone, records are dropped without a word."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        # The default prints "--- Logging error ---" and a traceback to the very
+        # stream that failed; there is nowhere left to say anything.
+        pass
+
+
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """The JSON-lines log file: private (0600), and it never makes a command fail.
+
+    When a write fails (a full disk, an I/O error), one line on stderr says so
+    and file logging stops for the rest of the run; the command goes on.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, maxBytes=5_000_000, backupCount=3, encoding="utf-8", delay=True)
+        self.failed = False
+
+    def _open(self) -> Any:
+        from voice_agent_cli.paths import open_private
+
+        return open_private(Path(self.baseFilename), "a", encoding="utf-8")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if self.failed:
+            return
+        self.failed = True
+        error = sys.exc_info()[1]
+        reason = getattr(error, "strerror", None) or type(error).__name__
+        with suppress(OSError, ValueError):
+            sys.stderr.write(
+                f"va: warning: cannot write the log file {self.baseFilename} ({reason}); "
+                "logging to it stopped for this run\n"
+            )
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except (OSError, ValueError):
+            # Flushing what was buffered failed (the disk is full): the file is closed
+            # all the same, and what could not be written is lost, not raised.
+            self.stream = None
+
+
 def _file_handler(path: Path) -> logging.Handler | None:
     """A rotating JSON-lines file (5 MB x 3); ``None`` if it cannot be opened."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return logging.handlers.RotatingFileHandler(
-            path, maxBytes=5_000_000, backupCount=3, encoding="utf-8", delay=True
-        )
+        from voice_agent_cli.paths import ensure_dir
+
+        ensure_dir(path.parent)
+        return _LogFile(path)
     except OSError as exc:
         # Logging is never a reason for a command to fail; say so once on stderr.
         sys.stderr.write(f"va: warning: cannot write the log file {path}: {exc.strerror}\n")

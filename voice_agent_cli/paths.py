@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO, cast
 
 from platformdirs import user_data_path
 
@@ -32,10 +33,54 @@ def models_dir() -> Path:
     return Path(configured).expanduser() if configured else va_home() / "models"
 
 
+#: Directories and files va creates under VA_HOME are its user's alone: they hold
+#: what people said (the reply cache, the input history, notes, logs).
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
 def ensure_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) if needed and return it."""
-    path.mkdir(parents=True, exist_ok=True)
+    """Create ``path`` (and missing parents) if needed, private (0700), and return it.
+
+    Directories that already exist are left as they are.
+    """
+    missing: list[Path] = []
+    current = path
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=PRIVATE_DIR_MODE)
+        except FileExistsError:
+            continue  # another process made it meanwhile
+        # mkdir's mode goes through the umask, which may only take bits away; be exact.
+        directory.chmod(PRIVATE_DIR_MODE)
     return path
+
+
+def private_file(path: Path) -> Path:
+    """Make sure ``path`` exists and only its owner may read it (0600); return it.
+
+    Call it before a library (SQLite, readline) creates the file with wider
+    permissions; SQLite gives its journal files the mode of the database.
+    """
+    ensure_dir(path.parent)
+    descriptor = os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, PRIVATE_FILE_MODE)
+    try:
+        if os.fstat(descriptor).st_mode & 0o077:
+            os.fchmod(descriptor, PRIVATE_FILE_MODE)
+    finally:
+        os.close(descriptor)
+    return path
+
+
+def open_private(path: Path, mode: str = "a", encoding: str = "utf-8") -> TextIO:
+    """Open a text file for writing (``"a"`` or ``"w"``), created 0600 if new."""
+    flags = os.O_CREAT | os.O_WRONLY | (os.O_APPEND if mode == "a" else os.O_TRUNC)
+    ensure_dir(path.parent)
+    descriptor = os.open(path, flags, PRIVATE_FILE_MODE)
+    return cast(TextIO, os.fdopen(descriptor, mode, encoding=encoding, errors="replace"))
 
 
 @contextmanager
@@ -48,8 +93,9 @@ def exclusive_lock(
     makes of it. Where flock does not exist (Windows) the block runs unlocked.
     """
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "a+b")  # noqa: SIM115 - closed by the with below
+        ensure_dir(path.parent)
+        descriptor = os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE_MODE)
+        handle = os.fdopen(descriptor, "a+b")
     except OSError as exc:
         if error is None:
             raise

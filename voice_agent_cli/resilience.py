@@ -45,8 +45,59 @@ class RetryPolicy:
         """Sleep before retry number ``attempt``."""
         await self.sleep(self.delay(attempt))
 
+    def delay_after(self, attempt: int, retry_after_s: float | None) -> float | None:
+        """Seconds to wait before retry ``attempt``, honouring a server's Retry-After.
+
+        A server that says when to come back is believed, up to ``max_delay_s``:
+        asking for longer means no retry at all (``None``), since retrying
+        earlier than asked only earns another refusal.
+        """
+        if retry_after_s is None:
+            return self.delay(attempt)
+        if retry_after_s > self.max_delay_s:
+            return None
+        return max(0.0, retry_after_s)
+
 
 NO_RETRY = RetryPolicy(max_retries=0)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When a piece of work must be over: one turn's LLM time, or a provider's share of it.
+
+    ``at`` is a :func:`time.monotonic` instant; ``what`` says the bound in words
+    ("the turn's deadline of 60 s"), for the message that reports it.
+    """
+
+    at: float
+    what: str
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
+
+    @classmethod
+    def after(
+        cls, seconds: float, *, key: str = "", clock: Callable[[], float] = time.monotonic
+    ) -> Deadline:
+        """A turn's deadline ``seconds`` from now (``key``: the setting that sets it)."""
+        setting = f" ({key})" if key else ""
+        return cls(clock() + seconds, f"the turn's deadline of {seconds:g} s{setting}", clock)
+
+    def remaining(self) -> float:
+        """Seconds left (0 once past)."""
+        return max(0.0, self.at - self.clock())
+
+    def share(self, parties: int) -> Deadline:
+        """An even share of the time left, for the first of ``parties`` tried in turn.
+
+        What the first does not use passes on to the next (their shares are
+        taken later, from what is left then); the last gets all that remains.
+        """
+        if parties <= 1:
+            return self
+        seconds = self.remaining() / parties
+        return Deadline(
+            self.clock() + seconds, f"its {seconds:.0f} s share of {self.what}", self.clock
+        )
 
 
 # --- circuit breakers -----------------------------------------------------------

@@ -80,4 +80,5 @@ def build_buffer(
         max_entries=profile.cache.max_entries,
         retry_after_s=profile.cache.retry_after_s,
         clock=clock,
+        privacy=profile.privacy,
     )

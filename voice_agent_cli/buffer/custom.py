@@ -21,7 +21,7 @@ from typing import Any
 from voice_agent_cli.buffer.normalize import normalize
 from voice_agent_cli.buffer.prebuffered import PrebufferedEntry
 from voice_agent_cli.errors import CacheError, UsageError
-from voice_agent_cli.paths import exclusive_lock, va_home
+from voice_agent_cli.paths import ensure_dir, exclusive_lock, va_home
 
 logger = logging.getLogger("va.buffer")
 
@@ -144,7 +144,7 @@ class CustomResponses:
     def _write(self, items: list[dict[str, Any]]) -> None:
         data = {"version": FORMAT_VERSION, "responses": items}
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            ensure_dir(self.path.parent)
             # Write a sibling then rename: a reader sees the old file or the new one.
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".custom-", suffix=".json")
             with os.fdopen(fd, "w", encoding="utf-8") as handle:

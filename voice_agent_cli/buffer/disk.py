@@ -16,9 +16,13 @@ A lookup runs on the caller's thread: it is one short SQLite transaction
 capped by a short timeout (a busy cache is a miss, never a stall). Writes and
 maintenance run on one worker thread owned by the store, off the event loop.
 
-A directory that cannot be opened (a damaged database, a file in the way) is
-moved aside and rebuilt by :func:`open_disk_store`; if that fails too, the
-caller runs without a cache.
+A directory that is damaged (SQLite says the database is corrupt or not a
+database, or a file stands where a directory should be) is moved aside and
+rebuilt by :func:`open_disk_store`; if that fails too, the caller runs without
+a cache. Storage trouble is not damage: a full disk or an I/O error never moves
+a cache aside (its entries are still good once space is freed). Such a write
+is skipped (:class:`~voice_agent_cli.errors.CacheWriteFailed`), and a cache that
+cannot even be opened is left where it is, the caller running without it.
 """
 
 from __future__ import annotations
@@ -35,8 +39,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from voice_agent_cli.buffer.store import CachedReply
-from voice_agent_cli.errors import CacheBusy, CacheUnavailable
-from voice_agent_cli.paths import exclusive_lock
+from voice_agent_cli.errors import CacheBusy, CacheError, CacheUnavailable, CacheWriteFailed
+from voice_agent_cli.paths import exclusive_lock, private_file
 
 logger = logging.getLogger("va.buffer")
 
@@ -49,7 +53,27 @@ WRITE_ATTEMPTS = 40
 
 
 class _DamagedCache(CacheUnavailable):
-    """The directory or database is broken (not merely busy): rebuilding may help."""
+    """The directory or database is broken (not busy, not out of space): rebuilding helps."""
+
+
+#: SQLite's primary result codes that mean the file itself is broken.
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
+#: Free space below which an I/O error is reported as a full disk.
+_NEARLY_FULL_BYTES = 64 * 1024
+
+
+def _is_damage(exc: BaseException) -> bool:
+    """Does ``exc`` say the cache itself is broken (so moving it aside helps)?"""
+    if isinstance(exc, NotADirectoryError | FileExistsError | IsADirectoryError):
+        return True  # something stands where the cache's directory or file should be
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    text = str(exc)
+    return isinstance(exc, sqlite3.DatabaseError) and (
+        "malformed" in text or "not a database" in text
+    )
 
 
 class DiskReplyStore:
@@ -66,6 +90,10 @@ class DiskReplyStore:
         replies = stats = None
         try:
             with self._translate("open"):
+                # Private from the start: the entries hold what people asked (SQLite's
+                # journal files take the database's mode).
+                for part in ("replies", "stats"):
+                    private_file(directory / part / "cache.db")
                 replies = diskcache.Cache(
                     str(directory / "replies"),
                     timeout=timeout_s,
@@ -91,8 +119,16 @@ class DiskReplyStore:
 
     async def get(self, key: str) -> CachedReply | None:
         """See :class:`~voice_agent_cli.buffer.store.ReplyStore`."""
-        with self._translate("lookup"):
-            raw = self._replies.get(key)
+        try:
+            with self._translate("lookup"):
+                raw = self._replies.get(key)
+        except _DamagedCache:
+            raise
+        except CacheUnavailable:
+            # A full disk cannot take the LRU bookkeeping a get writes; the entry
+            # itself is still readable, so the lookup reads it without marking it.
+            with self._translate("lookup"):
+                raw = self._peek(key)
         return self._parse(raw)
 
     async def put(self, entry: CachedReply, ttl_s: float, max_entries: int) -> int:
@@ -159,6 +195,17 @@ class DiskReplyStore:
         for (key,) in rows:
             self._replies.delete(key)
         return len(rows)
+
+    def _peek(self, key: str) -> object:
+        """The stored value under ``key`` without touching it (``None`` if absent)."""
+        db_key, raw = self._replies.disk.put(key)
+        row = self._replies._sql(
+            "SELECT mode, filename, value FROM Cache WHERE key = ? AND raw = ?", (db_key, raw)
+        ).fetchone()
+        if row is None:
+            return None
+        mode, filename, value = row
+        return self._replies.disk.fetch(mode, filename, value, False)
 
     def _entries(self) -> list[CachedReply]:
         with self._translate("listing"):
@@ -229,17 +276,42 @@ class DiskReplyStore:
 
     @contextmanager
     def _translate(self, what: str) -> Iterator[None]:
-        """diskcache/SQLite/OS errors become va's cache errors."""
+        """diskcache/SQLite/OS errors become va's cache errors.
+
+        Damage is told apart from storage trouble: only damage may lead to the
+        cache being moved aside; a failed write is skipped, anything else
+        makes the cache unavailable for a while.
+        """
         try:
             yield
         except self._timeout_error:
             raise CacheBusy(f"reply cache at {self.location} is locked ({what})") from None
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc):
-                raise CacheBusy(f"reply cache at {self.location} is locked ({what})") from None
-            raise _DamagedCache(f"reply cache at {self.location}: {what} failed: {exc}") from exc
         except (sqlite3.Error, OSError) as exc:
-            raise _DamagedCache(f"reply cache at {self.location}: {what} failed: {exc}") from exc
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise CacheBusy(f"reply cache at {self.location} is locked ({what})") from None
+            raise self._classified(what, exc) from exc
+
+    def _classified(self, what: str, exc: sqlite3.Error | OSError) -> CacheError:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if not _is_damage(exc) and _nearly_full(self.directory):
+            reason += " (no space left on the device)"
+        message = f"reply cache at {self.location}: {what} failed: {reason}"
+        if _is_damage(exc):
+            return _DamagedCache(message)
+        if what == "write":
+            return CacheWriteFailed(message)
+        return CacheUnavailable(message)
+
+
+def _nearly_full(directory: Path) -> bool:
+    """Whether the file system that holds ``directory`` has (almost) no space left."""
+    for candidate in (directory, *directory.parents):
+        try:
+            usage = os.statvfs(candidate)
+        except OSError:
+            continue
+        return usage.f_bavail * usage.f_frsize < _NEARLY_FULL_BYTES
+    return False
 
 
 def open_disk_store(directory: Path, *, timeout_s: float = LOOKUP_TIMEOUT_S) -> DiskReplyStore:

@@ -26,8 +26,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from voice_agent_cli.buffer.store import CachedReply
-from voice_agent_cli.buffer.urls import mask_url
 from voice_agent_cli.errors import CacheUnavailable
+from voice_agent_cli.masking import mask_url
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

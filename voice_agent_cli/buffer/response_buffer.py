@@ -13,7 +13,11 @@ which files it unless the rule says it must not be reused.
 The cache is an optimisation, never a dependency: if its backend fails (Redis
 went away, the disk cache broke), the turn goes on as a miss, one warning is
 logged on logger ``va.buffer``, and the backend is tried again after
-``retry_after_s``; its return is logged too.
+``retry_after_s``; its return is logged too. A write the storage refuses (a
+full disk) is skipped with one warning, and lookups go on.
+
+What is stored of the user's words follows ``privacy`` (``[privacy]
+store_text``): the question as said, redacted, or not at all.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from voice_agent_cli.buffer.prebuffered import PrebufferedEntry, PrebufferedResp
 from voice_agent_cli.buffer.stats import BufferStats, Outcome, StatsSnapshot
 from voice_agent_cli.buffer.store import CachedReply, ReplyStore
 from voice_agent_cli.core.agent import BufferHit, TurnContext
-from voice_agent_cli.errors import CacheBusy, CacheError
+from voice_agent_cli.errors import CacheBusy, CacheError, CacheWriteFailed
+from voice_agent_cli.privacy import PrivacySettings
 
 logger = logging.getLogger("va.buffer")
 
@@ -62,8 +67,10 @@ class ResponseBuffer:
         retry_after_s: float = 30.0,
         clock: Clock = time.time,
         monotonic: Clock = time.monotonic,
+        privacy: PrivacySettings | None = None,
     ) -> None:
         self.cache = store
+        self.privacy = privacy or PrivacySettings()
         self.policy = policy or CachePolicy()
         self.ttl_s = ttl_s
         self.max_entries = max_entries
@@ -78,6 +85,7 @@ class ResponseBuffer:
         self._refresh_custom(force=True)
         self._down_until = 0.0
         self._warned = False
+        self._write_warned = False
         self._flushed_at = monotonic()
 
     # -- the ReplyBuffer protocol ------------------------------------------------
@@ -110,6 +118,7 @@ class ResponseBuffer:
             reply.strip()
             and self.policy.question_is_cacheable(normalized)
             and self.policy.tools_are_cacheable(context.tool_calls)
+            and self.privacy.may_keep_verbatim(reply)
         ):
             self.stats.count("not_cacheable")
             return
@@ -117,8 +126,8 @@ class ResponseBuffer:
         now = self._clock()
         entry = CachedReply(
             key=key.digest,
-            question=context.text,
-            normalized=normalized,
+            question=self.privacy.stored(context.text) or "",
+            normalized=self.privacy.stored(normalized) or "",
             reply=reply,
             llm=context.llm,
             created_at=now,
@@ -127,10 +136,14 @@ class ResponseBuffer:
         )
         try:
             evicted = await store.put(entry, self.ttl_s, self.max_entries)
+        except CacheWriteFailed as exc:
+            self._write_skipped(exc)
+            return
         except CacheError as exc:
             self._failed(exc)
             return
         self._recovered()
+        self._writing_again()
         self.stats.count("stores")
         if evicted:
             self.stats.count("evictions", evicted)
@@ -157,6 +170,9 @@ class ResponseBuffer:
         pending = self.stats.take_pending()
         try:
             await store.add_counters(pending)
+        except CacheWriteFailed as exc:
+            self.stats.restore_pending(pending)
+            self._write_skipped(exc)
         except CacheError as exc:
             self.stats.restore_pending(pending)
             self._failed(exc)
@@ -216,6 +232,19 @@ class ResponseBuffer:
                 exc,
                 self.retry_after_s,
             )
+
+    def _write_skipped(self, exc: CacheWriteFailed) -> None:
+        """A write the storage refused: skipped, said once; lookups go on."""
+        self.stats.count("errors")
+        if not self._write_warned:
+            self._write_warned = True
+            logger.warning("%s; replies are not cached until it can write again", exc)
+
+    def _writing_again(self) -> None:
+        if self._write_warned:
+            self._write_warned = False
+            assert self.cache is not None
+            logger.info("reply cache is storing replies again (%s)", self.cache.location)
 
     def _recovered(self) -> None:
         if self._warned:

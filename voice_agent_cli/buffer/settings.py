@@ -90,6 +90,6 @@ class CacheSettings(Section):
 
     @field_serializer("redis_url", when_used="json")
     def _mask_password(self, url: str) -> str:
-        from voice_agent_cli.buffer.urls import mask_url
+        from voice_agent_cli.masking import mask_url
 
         return mask_url(url)

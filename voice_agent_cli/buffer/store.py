@@ -20,6 +20,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+from voice_agent_cli.text import clean_text
+
 
 @dataclass(frozen=True)
 class CachedReply:
@@ -35,21 +37,38 @@ class CachedReply:
     uses_history: bool = False
 
     def to_json(self) -> str:
-        """The entry as stored."""
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        """The entry as stored (always valid UTF-8, whatever a provider sent)."""
+        return clean_text(json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> CachedReply:
         """Read a stored entry; ``ValueError`` if it is not one."""
         try:
             data = json.loads(text)
-            return cls(**data)
-        except (TypeError, KeyError) as exc:
+            entry = cls(**data)
+        except (TypeError, KeyError, RecursionError) as exc:
             raise ValueError(f"not a cached reply: {exc}") from None
+        for name, kind in _FIELD_TYPES.items():
+            if not isinstance(getattr(entry, name), kind):
+                raise ValueError(f"not a cached reply: {name} is not a {kind}")
+        return entry
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for ``va cache list/export``."""
         return asdict(self)
+
+
+#: What each field of a stored entry must hold (another process or a hand may have written it).
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "key": str,
+    "question": str,
+    "normalized": str,
+    "reply": str,
+    "llm": str,
+    "created_at": (int, float),
+    "expires_at": (int, float),
+    "uses_history": bool,
+}
 
 
 class ReplyStore(Protocol):

@@ -55,5 +55,13 @@ bench.register(app)
 
 
 def main() -> None:
-    """Entry point of the ``va`` console script."""
-    app()
+    """Entry point of the ``va`` console script.
+
+    Arguments are decoded here, once: bytes that are not UTF-8 become U+FFFD
+    (:mod:`voice_agent_cli.text`), so no command ever meets a lone surrogate.
+    """
+    import sys
+
+    from voice_agent_cli.text import clean_argv
+
+    app(args=clean_argv(sys.argv[1:]), prog_name="va")

@@ -234,11 +234,21 @@ async def _stats_report(settings: Settings) -> dict[str, Any]:
 
 
 async def _listing(settings: Settings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The pre-buffered replies, and the cached ones as shown: what people said, redacted."""
+    from voice_agent_cli.privacy import shown
+
     async with _opened(settings) as buffer:
         prebuffered = [entry.as_dict() for entry in buffer.prebuffered.entries]
         entries = await buffer.cache.entries() if buffer.cache else []
     now = time.time()
-    return prebuffered, [entry.as_dict() for entry in entries if entry.expires_at > now]
+    listed = []
+    for entry in entries:
+        if entry.expires_at > now:
+            item = entry.as_dict()
+            for name in ("question", "normalized", "reply"):
+                item[name] = shown(item[name])
+            listed.append(item)
+    return prebuffered, listed
 
 
 async def _clear(settings: Settings, reset_stats: bool) -> int:
@@ -399,6 +409,7 @@ def _print_listing(
     now: float,
     console: Console,
 ) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="Pre-buffered replies", title_justify="left")
@@ -419,11 +430,13 @@ def _print_listing(
     table.add_column("age", justify="right")
     table.add_column("expires in", justify="right")
     for entry in entries:
-        question = entry["question"] + (" [dim](follow-up)[/]" if entry["uses_history"] else "")
+        # What people said is text, never markup ("[phone]" is a redaction marker).
+        question = escape(entry["question"] or "(not stored)")
+        question += " [dim](follow-up)[/]" if entry["uses_history"] else ""
         table.add_row(
             question,
-            _shorten(entry["reply"], 80),
-            entry["llm"],
+            escape(_shorten(entry["reply"], 80)),
+            escape(entry["llm"]),
             _duration(now - entry["created_at"]),
             _duration(entry["expires_at"] - now),
         )

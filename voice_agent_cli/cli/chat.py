@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from voice_agent_cli.config import Settings
     from voice_agent_cli.core.agent import Agent
     from voice_agent_cli.core.events import TurnEvent
+    from voice_agent_cli.errors import VAError
+    from voice_agent_cli.privacy import PrivacySettings
 
 REPL_HELP = """\
 Commands:
@@ -101,6 +103,9 @@ def chat(
             session.run_scripted(_lines(sys.stdin))
         else:
             session.run_repl()
+    if session.exit_code:
+        # Every turn got its reply or its one-line error; the code says not all were answered.
+        raise SystemExit(session.exit_code)
 
 
 def _settings(
@@ -142,7 +147,12 @@ def _show_config(settings: Settings, json_output: bool) -> None:
 
 
 def _lines(stream: TextIO) -> Iterator[str]:
-    for line in stream:
+    """The non-blank lines of standard input, decoded here (invalid UTF-8 replaced)."""
+    from voice_agent_cli.text import clean_text, decode_lines
+
+    raw = getattr(stream, "buffer", None)
+    lines = decode_lines(raw) if raw is not None else (clean_text(line) for line in stream)
+    for line in lines:
         if line.strip():
             yield line.strip()
 
@@ -158,29 +168,53 @@ class ChatSession:
         self._runner = asyncio.Runner()
         self._stack = AsyncExitStack()
         self._agent: Agent | None = None
-        #: Non-zero once a turn was answered in degraded mode (scripted runs exit with it).
+        #: 0 while every turn was answered; else the exit code of the first that was not.
         self.exit_code = 0
+        self.turns = 0
+        self.unanswered = 0
 
     # -- modes -----------------------------------------------------------------
 
     def run_scripted(self, messages: Iterable[str]) -> None:
-        """Answer each message in turn; the first failure ends the run with its exit code."""
+        """Answer each message in turn (``--message``, or one turn per line of stdin).
+
+        A turn that fails prints its one-line error (a JSON object with
+        ``--json``) and the session goes on with the next line. Afterwards
+        :attr:`exit_code` is 0 if every turn was answered, else the exit code
+        of the first turn that was not (its error's, or for a degraded reply
+        its cause's); a summary line on stderr says how many. A failure to
+        start the agent at all (no model, a bad profile) ends the run at once.
+        """
+        from voice_agent_cli.errors import VAError
+
         try:
             with self._live_dashboard():
                 for text in messages:
-                    self._runner.run(self._turn(text))
+                    self._ensure_agent()
+                    self.turns += 1
+                    try:
+                        self._runner.run(self._turn(text))
+                    except VAError as exc:
+                        self._failed_turn(text, exc)
         finally:
             self.close()
-        if self.exit_code:
-            # The degraded reply was printed and the reason told on stderr; the
-            # exit code still says the answer did not come from the LLM.
-            raise SystemExit(self.exit_code)
+        if self.unanswered and self.turns > 1:
+            self.err.print(
+                f"va: {self.unanswered} of {self.turns} turns were not answered",
+                markup=False,
+                highlight=False,
+            )
 
     def run_repl(self) -> None:
         """An interactive conversation until /exit, Ctrl-D or Ctrl-C at the prompt."""
         from voice_agent_cli.errors import VAError
+        from voice_agent_cli.text import clean_text
 
-        history = _ReadlineHistory()
+        # The terminal's bytes are decoded here: an invalid one is a U+FFFD, not an error.
+        reconfigure = getattr(sys.stdin, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
+        history = _ReadlineHistory(self.settings.profile.privacy)
         self.err.print(
             f"[bold]va chat[/] ({self._describe_llm()}) - /help for commands, /exit to leave"
         )
@@ -188,7 +222,7 @@ class ChatSession:
             self._ensure_agent()
             while True:
                 try:
-                    line = input("you> ").strip()
+                    line = clean_text(input("you> ")).strip()
                 except (EOFError, KeyboardInterrupt):
                     sys.stdout.write("\n")
                     break
@@ -271,8 +305,26 @@ class ChatSession:
         renderer = _TurnRenderer(self.json_output, sys.stdout, self.err, label)
         async for event in agent.run_turn(text):
             renderer.show(event)
-            if isinstance(event, TurnCompleted) and event.source == "degraded":
-                self.exit_code = int(event.details.get("exit_code", 1))
+            if (
+                isinstance(event, TurnCompleted)
+                and event.source == "degraded"
+                and not event.details.get("cached")
+            ):
+                # The degraded notice was said and its cause told on stderr: not an answer.
+                self._count_unanswered(int(event.details.get("exit_code", 1)))
+
+    def _failed_turn(self, text: str, exc: VAError) -> None:
+        """Report a turn that failed, in one line, and count it."""
+        sys.stdout.flush()
+        if self.json_output:
+            print_json({"user": text, "error": str(exc), "exit_code": exc.exit_code})
+        self.err.print(f"va: {exc}", markup=False, highlight=False, soft_wrap=True)
+        self._count_unanswered(exc.exit_code)
+
+    def _count_unanswered(self, exit_code: int) -> None:
+        self.unanswered += 1
+        if not self.exit_code:
+            self.exit_code = exit_code or 1
 
     def _command(self, line: str) -> bool:
         """Run a slash command; ``False`` means leave the REPL."""
@@ -312,6 +364,7 @@ class _TurnRenderer:
             ToolCallStarted,
             TurnCompleted,
         )
+        from voice_agent_cli.text import clean_text
 
         if isinstance(event, TurnCompleted):
             if self.json_output:
@@ -335,7 +388,7 @@ class _TurnRenderer:
             if not self._started:
                 self.out.write(self.label)
                 self._started = True
-            self.out.write(event.text)
+            self.out.write(clean_text(event.text))  # a provider's lone surrogate, say
             self.out.flush()
         elif isinstance(event, ToolCallStarted) and self.err.is_terminal:
             self.err.print(f"[dim](calling {event.call.name})[/]")
@@ -346,11 +399,16 @@ class _TurnRenderer:
 
 
 class _ReadlineHistory:
-    """Line editing and a persistent input history under VA_HOME, where readline exists."""
+    """Line editing and a persistent input history under VA_HOME, where readline exists.
 
-    def __init__(self) -> None:
+    The file is private to the user (0600) and follows ``privacy.store_text``:
+    written as typed, redacted, or not at all.
+    """
+
+    def __init__(self, privacy: PrivacySettings) -> None:
         from voice_agent_cli.paths import ensure_dir, va_home
 
+        self.privacy = privacy
         self.path = ensure_dir(va_home()) / "chat_history"
         try:
             import readline
@@ -364,6 +422,15 @@ class _ReadlineHistory:
                 readline.read_history_file(self.path)
 
     def save(self) -> None:
-        if self._readline is not None:
-            with suppress(OSError):
-                self._readline.write_history_file(self.path)
+        readline = self._readline
+        if readline is None or self.privacy.store_text == "none":
+            return
+        from voice_agent_cli.paths import private_file
+
+        if self.privacy.store_text == "redacted":
+            # The session is over: its in-memory history may be redacted in place.
+            for index in range(readline.get_current_history_length()):
+                line = readline.get_history_item(index + 1) or ""
+                readline.replace_history_item(index, self.privacy.stored(line) or "")
+        with suppress(OSError):
+            readline.write_history_file(private_file(self.path))

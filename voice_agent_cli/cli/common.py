@@ -54,8 +54,10 @@ def stderr_console() -> Console:
 
 
 def print_json(data: object) -> None:
-    """One JSON document on stdout, on one line."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+    """One JSON document on stdout, on one line (always encodable, whatever a provider sent)."""
+    from voice_agent_cli.text import clean_text
+
+    sys.stdout.write(clean_text(json.dumps(data, ensure_ascii=False, default=str)) + "\n")
     sys.stdout.flush()
 
 

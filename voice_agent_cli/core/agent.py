@@ -45,6 +45,8 @@ from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolResult, Too
 from voice_agent_cli.core.router import SIMPLE, Route
 from voice_agent_cli.errors import CircuitOpenError, LLMError
 from voice_agent_cli.llm.base import LLM, LLMRequest, TextChunk
+from voice_agent_cli.resilience import Deadline
+from voice_agent_cli.text import clean_text
 from voice_agent_cli.tools.base import ToolProvider
 
 if TYPE_CHECKING:
@@ -107,6 +109,8 @@ class AgentOptions:
     degraded_reply: str = (
         "Sorry, I can't reach my language model right now. Please try again in a little while."
     )
+    #: The longest a turn waits for the LLM in all (retries and failover included).
+    turn_timeout_s: float | None = None
 
 
 class _Answered:
@@ -128,6 +132,8 @@ class _TurnState:
     first_delta_at: float | None = None
     source: ReplySource = "llm"
     details: dict[str, Any] = field(default_factory=dict)
+    #: When the LLM must have answered (``AgentOptions.turn_timeout_s`` from the turn's start).
+    deadline: Deadline | None = None
 
     @property
     def reply(self) -> str:
@@ -230,7 +236,7 @@ class Agent:
             # now (so the interrupted reply is recorded), not whenever GC gets to them.
             async with (
                 conversation.turn_lock,
-                aclosing(self._turn(text.strip(), speaker, conversation)) as events,
+                aclosing(self._turn(clean_text(text).strip(), speaker, conversation)) as events,
             ):
                 async for event in events:
                     for observer in self._observers:
@@ -249,6 +255,8 @@ class Agent:
         turn_id = log.TURN_ID.get() or uuid.uuid4().hex[:12]
         timings = TurnTimings()
         state = _TurnState(user=speaker or "local")
+        if self.options.turn_timeout_s is not None:
+            state.deadline = Deadline.after(self.options.turn_timeout_s, key="llm.turn_timeout_s")
         if self.limits is not None:
             self.limits.check_request(state.user)  # RateLimited: a clear refusal
         context = TurnContext(
@@ -403,7 +411,9 @@ class Agent:
         """Draft, have an expert check it, and say the checked answer in one piece."""
         assert self.experts is not None
         llm_started = time.perf_counter()
-        draft, _ = await self.llm.complete(self._request(conversation, system, ()))
+        draft, _ = await self.llm.complete(
+            self._request(conversation, system, (), deadline=state.deadline)
+        )
         timings.record("llm_ttft", (time.perf_counter() - llm_started) * 1000)
         with timings.measure("validation"):
             correction = await self.experts.validate(text, draft)
@@ -420,6 +430,7 @@ class Agent:
             self.degraded = True
             yield Notice(f"degraded mode: {cause}", level="warning")
         reply = self.options.degraded_reply
+        hit = None
         if self.buffer is not None:
             # Any cached answer to these very words beats no answer at all.
             hit = await self.buffer.lookup(replace(context, history=()))
@@ -434,7 +445,11 @@ class Agent:
             "degraded",
             timings.as_dict(),
             llm=None,
-            details={"error": str(cause), "exit_code": getattr(cause, "exit_code", 1)},
+            details={
+                "error": str(cause),
+                "exit_code": getattr(cause, "exit_code", 1),
+                "cached": hit is not None,
+            },
         )
 
     def _failover_notice(self) -> Notice | None:
@@ -451,9 +466,16 @@ class Agent:
         return Notice(f"{self.llm.name} is unavailable: answering with {active.name}")
 
     def _request(
-        self, conversation: Conversation, system: str, specs: Sequence[ToolSpec], *, step: int = 0
+        self,
+        conversation: Conversation,
+        system: str,
+        specs: Sequence[ToolSpec],
+        *,
+        step: int = 0,
+        deadline: Deadline | None = None,
     ) -> LLMRequest:
         return LLMRequest(
+            deadline=deadline,
             system=system,
             messages=conversation.window(),
             tools=specs,
@@ -478,7 +500,7 @@ class Agent:
         system = system or self.options.system_prompt
         llm_started = time.perf_counter()
         for step in range(self.options.max_tool_steps + 1):
-            request = self._request(conversation, system, specs, step=step)
+            request = self._request(conversation, system, specs, step=step, deadline=state.deadline)
             step_text: list[str] = []
             calls: list[ToolCall] = []
             async with aclosing(self.llm.stream(request)) as chunks:

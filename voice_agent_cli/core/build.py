@@ -126,6 +126,7 @@ def agent_options(settings: Settings) -> AgentOptions:
         filler_after_s=profile.mcp.filler_after_ms / 1000 if profile.mcp.filler_after_ms else None,
         filler_text=profile.mcp.filler_text,
         degraded_reply=profile.resilience.degraded_reply,
+        turn_timeout_s=profile.llm.turn_timeout_s,
     )
 
 

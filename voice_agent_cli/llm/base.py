@@ -7,11 +7,18 @@ chunk and between chunks (so a hanging server never hangs va), retries with
 backoff for retryable errors, only while nothing has been yielded yet (a reply
 half-streamed to the user is never silently restarted), and an optional
 circuit breaker that fails fast while the provider is down.
+
+A request may carry a :class:`~voice_agent_cli.resilience.Deadline` (the
+turn's, ``llm.turn_timeout_s``): no wait (a chunk, a backoff, a server's
+Retry-After) goes past it, and the error that reports it states it. A retry
+that could not start before it is not tried; a failure after retries says how
+many attempts and how long they took.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
@@ -19,7 +26,10 @@ from dataclasses import dataclass, field
 
 from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolSpec
 from voice_agent_cli.errors import LLMError, LLMTimeout
-from voice_agent_cli.resilience import CircuitBreaker, RetryPolicy
+from voice_agent_cli.resilience import CircuitBreaker, Deadline, RetryPolicy
+
+#: A retry is only worth starting with at least this much of the deadline left.
+MIN_ATTEMPT_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,8 @@ class LLMRequest:
     max_output_tokens: int = 512
     #: Tools the model may call now; empty = answer in text only.
     allow_tools: bool = True
+    #: When the answer must have come (the turn's deadline), if any.
+    deadline: Deadline | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -107,6 +119,7 @@ class LLM(ABC):
 
     async def _with_retries(self, request: LLMRequest) -> AsyncGenerator[LLMChunk, None]:
         attempt = 0
+        started = time.monotonic()
         while True:
             produced = False
             try:
@@ -117,8 +130,15 @@ class LLM(ABC):
                 return
             except LLMError as exc:
                 if produced or not exc.retryable or attempt >= self.retry.max_retries:
-                    raise
-            await self.retry.wait(attempt)
+                    raise _after_attempts(exc, attempt + 1, started) from None
+                delay = self.retry.delay_after(attempt, exc.retry_after_s)
+                deadline = request.deadline
+                if delay is None or (
+                    deadline is not None and deadline.remaining() < delay + MIN_ATTEMPT_S
+                ):
+                    # Asked to wait longer than we may: fail now (a fallback may answer).
+                    raise _after_attempts(exc, attempt + 1, started) from None
+            await self.retry.sleep(delay)
             attempt += 1
 
     async def complete(self, request: LLMRequest) -> tuple[str, list[ToolCall]]:
@@ -132,20 +152,29 @@ class LLM(ABC):
                 calls.append(chunk)
         return "".join(text), calls
 
+    def _chunk_timeout(self, request: LLMRequest) -> tuple[float | None, str]:
+        """How long to wait for the next chunk, and the bound in words if it runs out."""
+        timeout = self.timeout_s
+        bound = f"within {timeout or 0:g} s"
+        deadline = request.deadline
+        if deadline is not None and (timeout is None or deadline.remaining() < timeout):
+            return deadline.remaining(), f"within {deadline.what}"
+        return timeout, bound
+
     async def _guarded(self, request: LLMRequest) -> AsyncGenerator[LLMChunk, None]:
-        """One attempt, with the idle timeout applied to every chunk."""
+        """One attempt, with the idle timeout (and the deadline) applied to every chunk."""
         chunks = self._stream_impl(request)
         try:
             while True:
+                timeout, bound = self._chunk_timeout(request)
                 try:
-                    async with asyncio.timeout(self.timeout_s):
+                    async with asyncio.timeout(timeout):
                         chunk = await anext(chunks)
                 except StopAsyncIteration:
                     return
                 except TimeoutError:
                     raise LLMTimeout(
-                        f"{self.provider} did not answer within {self.timeout_s or 0:g} s",
-                        provider=self.provider,
+                        f"{self.provider} did not answer {bound}", provider=self.provider
                     ) from None
                 except (LLMError, asyncio.CancelledError):
                     raise
@@ -161,3 +190,14 @@ class LLM(ABC):
     @abstractmethod
     def _stream_impl(self, request: LLMRequest) -> AsyncGenerator[LLMChunk, None]:
         """Provider-specific streaming; must raise only ``LLMError`` for known failures."""
+
+
+def _after_attempts(error: LLMError, attempts: int, started: float) -> LLMError:
+    """``error``, saying how many attempts were made and how long they took in all."""
+    if attempts > 1:
+        error.message = (
+            f"{error.message} (gave up after {attempts} attempts, "
+            f"{time.monotonic() - started:.0f} s in all)"
+        )
+        error.args = (error.message,)
+    return error

@@ -5,12 +5,17 @@ availability error (or its breaker is open) before it has produced anything,
 the next one is asked. Errors that another provider would hit just the same
 (a request that is too long, say) are raised at once; so is any failure once
 text has reached the user.
+
+All of it happens within the request's deadline (the turn's): each provider
+gets an even share of the time left, and what one does not use passes on, so
+the last one tried always has a chance to answer before the turn's bound.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
+from dataclasses import replace
 
 from voice_agent_cli.errors import CircuitOpenError, LLMError
 from voice_agent_cli.llm.base import LLM, LLMChunk, LLMRequest
@@ -52,12 +57,20 @@ class FallbackLLM(LLM):
         for provider in self.providers:
             await provider.aclose()
 
+    def _chunk_timeout(self, request: LLMRequest) -> tuple[float | None, str]:
+        # No bound of its own: each provider enforces its timeout and its share.
+        return None, ""
+
     async def _stream_impl(self, request: LLMRequest) -> AsyncGenerator[LLMChunk, None]:
         last_error: Exception | None = None
         for index, provider in enumerate(self.providers):
             produced = False
+            attempt = request
+            if request.deadline is not None:
+                share = request.deadline.share(len(self.providers) - index)
+                attempt = replace(request, deadline=share)
             try:
-                async with aclosing(provider.stream(request)) as chunks:
+                async with aclosing(provider.stream(attempt)) as chunks:
                     async for chunk in chunks:
                         produced = True
                         self.active = provider

@@ -188,7 +188,9 @@ def _classify(exc: Exception, model: str, endpoint: str) -> LLMError:
             )
         if code == 429:
             return LLMQuotaError(
-                f"Gemini rate limit or quota exceeded (429): {detail}", provider=provider
+                f"Gemini rate limit or quota exceeded (429): {detail}",
+                provider=provider,
+                retry_after_s=_retry_after(exc),
             )
         if code == 404:
             return LLMBadRequest(f"Gemini model {model!r} not found (404)", provider=provider)
@@ -213,6 +215,21 @@ def _classify(exc: Exception, model: str, endpoint: str) -> LLMError:
     if isinstance(exc, ValueError):  # UnknownApiResponseError, JSONDecodeError
         return LLMServerError("Gemini sent a malformed response", provider=provider)
     return LLMError(f"Gemini failed ({type(exc).__name__})", provider=provider)
+
+
+def _retry_after(exc: Any) -> float | None:
+    """How long Gemini asked to wait: its RetryInfo detail, or the Retry-After header."""
+    for detail in _error_details(exc):
+        delay = detail.get("retryDelay") if isinstance(detail, dict) else None
+        if isinstance(delay, str) and delay.endswith("s"):
+            with contextlib.suppress(ValueError):
+                return max(0.0, float(delay[:-1]))
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        value = headers.get("retry-after")
+        if value is not None:
+            return max(0.0, float(value))
+    return None
 
 
 def _error_details(exc: Any) -> list[Any]:

@@ -30,9 +30,17 @@ class LLMSettings(Section):
     request_timeout_s: float = Field(
         30.0, gt=0, description="max wait for the first chunk, and between chunks"
     )
+    turn_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="longest a turn waits for the LLM in all: retries, Retry-After waits "
+        "and failover to a fallback provider included",
+    )
     max_retries: int = Field(2, ge=0, le=10, description="retries of retryable errors")
     retry_base_delay_s: float = Field(0.5, ge=0)
-    retry_max_delay_s: float = Field(8.0, ge=0)
+    retry_max_delay_s: float = Field(
+        8.0, ge=0, description="longest wait before a retry (backoff, or a server's Retry-After)"
+    )
     max_tool_steps: int = Field(4, ge=0, le=20, description="LLM<->tool round trips per turn")
 
 

@@ -75,7 +75,7 @@ def evaluate(expression: str) -> Number:
         text = text.replace(spelled, python)
     try:
         tree = ast.parse(text, mode="eval")
-    except SyntaxError:
+    except (SyntaxError, ValueError):  # ValueError: a NUL byte, a lone surrogate
         raise CalculatorError(f"cannot read {expression!r} as arithmetic") from None
     try:
         value = _eval(tree.body)

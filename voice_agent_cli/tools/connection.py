@@ -46,9 +46,31 @@ START_GRACE_S = 0.5
 #: Pages of tools/list read at most (a server that paginates forever must not hang us).
 MAX_LIST_PAGES = 20
 
-# A broken server's garbage makes the SDK log tracebacks; with no handler configured,
-# Python's last-resort handler would print them into the user's terminal. The
-# health state reports the problem instead.
+logger = logging.getLogger("va.tools")
+
+
+class _SDKStdioNoise(logging.Filter):
+    """Keeps the SDK's stdio client from printing tracebacks about a server's garbage.
+
+    For every line on a server's stdout that is not JSON-RPC, ``mcp.client.stdio``
+    logs a pydantic traceback. The line also reaches the connection's message
+    handler, which says it once, naming the server; the SDK's records are
+    dropped. Its other records keep their one-line message, without a traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("Failed to parse JSONRPC message"):
+            return False
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
+_stdio_logger = logging.getLogger("mcp.client.stdio")
+if not any(isinstance(f, _SDKStdioNoise) for f in _stdio_logger.filters):
+    _stdio_logger.addFilter(_SDKStdioNoise())
+# With no handler configured at all, Python's last-resort handler would print the
+# SDK's warnings into the user's terminal; health and va's own warning say it.
 for _name in ("mcp", "client"):
     logging.getLogger(_name).addHandler(logging.NullHandler())
 
@@ -84,6 +106,7 @@ class ServerConnection:
         self.health = ServerHealth(breaker or CircuitBreaker(f"mcp:{name}"))
         self.tools: tuple[RemoteTool, ...] = ()
         self.bad_messages = 0
+        self._warned_garbage = False
         self._client: Client | None = None
         self._task: asyncio.Task[None] | None = None
         self._scope: anyio.CancelScope | None = None
@@ -109,6 +132,15 @@ class ServerConnection:
         with suppress(TimeoutError):
             async with asyncio.timeout(self.settings.startup_timeout_s + START_GRACE_S):
                 await self._first_attempt.wait()
+        if not self._first_attempt.is_set():
+            # The supervisor is still trying: say why the server is not up yet, in words.
+            self.health.record_slow_start(self._slow_start_reason())
+
+    def _slow_start_reason(self) -> str:
+        reason = f"did not finish starting within {self.settings.startup_timeout_s:g} s"
+        if self.bad_messages:
+            reason += f" (it wrote {self.bad_messages} lines of non-MCP output on stdout)"
+        return reason
 
     async def aclose(self) -> None:
         """Stop the server (its process exits cleanly) and the supervisor."""
@@ -292,9 +324,7 @@ class ServerConnection:
                 self._up.clear()
                 self._scope = None
         if scope.cancelled_caught and connected_at is None and not self._stopping.is_set():
-            reason = f"did not start within {self.settings.startup_timeout_s:g} s"
-            if self.bad_messages:
-                reason += f" (it wrote {self.bad_messages} lines of non-MCP output on stdout)"
+            reason = self._slow_start_reason()
         if connected_at is None and transport.spawned:
             reason += f"; its log: {server_log_path(self.name)}"
         up_for = time.perf_counter() - connected_at if connected_at is not None else None
@@ -353,6 +383,13 @@ class ServerConnection:
             self.bad_messages += 1
             if self._client is not None:  # during start-up, the start-up failure says it
                 self.health.last_error = "the server wrote non-MCP output on stdout"
+            if not self._warned_garbage:
+                self._warned_garbage = True
+                logger.warning(
+                    "MCP server %r wrote something that is not MCP on its stdout "
+                    "(ignored; a server must keep its stdout for the protocol)",
+                    self.name,
+                )
             return
         if getattr(message, "method", None) == "notifications/tools/list_changed":
             self._relist = True

@@ -92,14 +92,24 @@ class ServerHealth:
         self.breaker.record_failure(reason)
 
     def record_connected(self, startup_ms: float) -> None:
-        """A (re)start worked: a fresh process gets a fresh counter."""
+        """A (re)start worked.
+
+        The breaker keeps its count: a server that crashes on every call and is
+        restarted each time is failing in a row, and its circuit must open. Only
+        a call that works (or the breaker's trial call) closes it again.
+        """
         if self.attempted and self.connected is False and self.startup_ms is not None:
             self.restarts += 1
         self.attempted = True
         self.connected = True
         self.startup_ms = round(startup_ms, 1)
-        self.breaker.reset("the server (re)started")
         self.next_restart_in_s = None
+
+    def record_slow_start(self, reason: str) -> None:
+        """The first start is taking longer than its timeout: down, for ``reason``."""
+        if not self.connected:
+            self.attempted = True
+            self.last_error = reason
 
     def record_disconnected(self, reason: str, *, retry_in_s: float | None) -> None:
         """The server could not start, or its connection ended."""

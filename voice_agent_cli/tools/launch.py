@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from voice_agent_cli.errors import ConfigError
+from voice_agent_cli.masking import mask_args
 from voice_agent_cli.paths import va_home
 from voice_agent_cli.tools.settings import MCPServerSettings
 
@@ -97,31 +98,9 @@ def describe_target(server: MCPServerSettings) -> str:
     """Where a server runs, safe to print: the command line or the URL, secrets left out."""
     if server.command is not None:
         command = Path(server.command.replace("${VA_PYTHON}", sys.executable)).name
-        return " ".join([command, *_safe_args(server.args)])
+        return " ".join([command, *mask_args(server.args)])
     parts = urlsplit(server.url or "")
     # Credentials hide in userinfo and query strings; show neither.
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
-_SECRET_WORDS = re.compile(r"token|key|secret|password|passwd|auth|credential", re.IGNORECASE)
-
-
-def _safe_args(args: list[str]) -> list[str]:
-    """Arguments with anything that looks like a secret (or follows such a flag) hidden.
-
-    ``${VAR}`` references are shown: they are names, not values.
-    """
-    shown: list[str] = []
-    hide_next = False
-    for arg in args:
-        secretive = bool(_SECRET_WORDS.search(arg)) and "${" not in arg
-        if hide_next and "${" not in arg:
-            shown.append("<hidden>")
-        elif secretive and "=" in arg:
-            shown.append(arg.split("=", 1)[0] + "=<hidden>")
-        else:
-            shown.append(arg)
-        hide_next = secretive and arg.startswith("-") and "=" not in arg
-    return shown

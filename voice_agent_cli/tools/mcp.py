@@ -139,7 +139,13 @@ class MCPTools:
         await self.aclose()
 
     async def start(self) -> None:
-        """Start every server at once; returns when each is up or has failed its first try."""
+        """Start every server at once; returns when each is up or has failed its first try.
+
+        The SDK's client is imported first (about a second of CPU, once): each
+        server's start-up timeout then measures the server, not va's imports.
+        """
+        if self._connections:
+            import mcp.client.stdio  # noqa: F401
         try:
             await asyncio.gather(*(c.start() for c in self._connections.values()))
         except BaseException:
@@ -178,9 +184,8 @@ class MCPTools:
             known = ", ".join(self._connections) or "none"
             raise UsageError(f"unknown MCP server {wanted.server!r} (servers: {known})")
         if not connection.up and not connection.tools:
-            raise ToolServerUnavailable(
-                f"MCP server {wanted.server!r} is down: {connection.health.last_error}"
-            )
+            reason = connection.health.last_error or "it has not started yet"
+            raise ToolServerUnavailable(f"MCP server {wanted.server!r} is down: {reason}")
         if all(tool.name != wanted.tool for tool in connection.tools):
             names = ", ".join(tool.name for tool in connection.tools) or "none"
             raise UsageError(

@@ -13,123 +13,184 @@ Each tool answers with a sentence a voice can say (the text content) and the
 same facts as structured content. Failures are tool errors (``is_error``) with
 a message that tells the LLM what to fix.
 
-This module imports the ``mcp`` SDK at once (the SDK reads the tools' type
-hints at registration), so only the server process and tests import it.
+It runs on :mod:`.stdio_server` (the standard library only), not on the
+``mcp`` SDK's server, and imports nothing heavy: it is started with every
+agent, and must be up within its start-up timeout on a busy machine.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-from mcp.server.mcpserver import MCPServer
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import Field
+from typing import Any
 
 from voice_agent_cli import __version__
 from voice_agent_cli.tools.calculator import CalculatorError, evaluate, format_number
 from voice_agent_cli.tools.clock import UnknownTimeZone, describe, now
 from voice_agent_cli.tools.notes import Note, NoteError, NotesStore
+from voice_agent_cli.tools.stdio_server import StdioServer, Tool, ToolAnswer
 
 INSTRUCTIONS = (
     "Offline tools of the va voice agent: the current date and time, a calculator, "
     "and the user's notes."
 )
 
-
-def _answer(text: str, structured: dict[str, Any] | None = None) -> CallToolResult:
-    return CallToolResult(content=[TextContent(text=text)], structured_content=structured)
-
-
-def _refuse(message: str) -> CallToolResult:
-    return CallToolResult(content=[TextContent(text=message)], is_error=True)
+_READS = {"readOnlyHint": True, "idempotentHint": True, "openWorldHint": False}
+_WRITES = {"readOnlyHint": False, "destructiveHint": False, "openWorldHint": False}
 
 
-def _say_notes(notes: list[Note], empty: str) -> CallToolResult:
+def _schema(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+def _say_notes(notes: list[Note], empty: str) -> ToolAnswer:
     if not notes:
-        return _answer(empty, {"notes": []})
+        return ToolAnswer(empty, {"notes": []})
     lines = [f"Note {note.id}: {note.text}" for note in notes]
-    return _answer("\n".join(lines), {"notes": [note.as_dict() for note in notes]})
+    return ToolAnswer("\n".join(lines), {"notes": [note.as_dict() for note in notes]})
 
 
-def build_server(store: NotesStore | None = None) -> MCPServer:
-    """The server with its tools registered (``store`` defaults to ``VA_HOME``'s notes)."""
-    server: MCPServer = MCPServer(
-        "va", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING"
-    )
+def build_tools(store: NotesStore | None = None) -> list[Tool]:
+    """va's tools (``store`` defaults to ``VA_HOME``'s notes)."""
     notes = store or NotesStore()
-    reads = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
-    writes = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
 
-    @server.tool(name="now", annotations=reads)
-    def current_time(
-        timezone: Annotated[
-            str | None,
-            Field(description="IANA time zone such as Europe/Paris; omit for local time"),
-        ] = None,
-    ) -> CallToolResult:
-        """The current date and time: local, or in a given time zone."""
+    def current_time(timezone: str | None = None) -> ToolAnswer:
         try:
             moment = now(timezone)
         except UnknownTimeZone as exc:
-            return _refuse(str(exc))
-        return _answer(describe(moment), moment)
+            return ToolAnswer(str(exc), is_error=True)
+        return ToolAnswer(describe(moment), moment)
 
-    @server.tool(annotations=reads)
-    def calculate(
-        expression: Annotated[
-            str, Field(description="arithmetic such as (12.5 * 3) / 4 or sqrt(2) ^ 3")
-        ],
-    ) -> CallToolResult:
-        """Compute an arithmetic expression exactly (+ - * / ^ %, sqrt, sin, log ...)."""
+    def calculate(expression: str) -> ToolAnswer:
         try:
             value = evaluate(expression)
         except CalculatorError as exc:
-            return _refuse(str(exc))
+            return ToolAnswer(str(exc), is_error=True)
         shown = format_number(value)
-        return _answer(
+        return ToolAnswer(
             f"{expression.strip()} = {shown}", {"expression": expression, "result": value}
         )
 
-    @server.tool(annotations=writes)
-    def add_note(
-        text: Annotated[str, Field(description="what to remember, in the user's words")],
-    ) -> CallToolResult:
-        """Save a note for the user."""
+    def add_note(text: str) -> ToolAnswer:
         try:
             note = notes.add(text)
         except NoteError as exc:
-            return _refuse(str(exc))
-        return _answer(f"Saved note {note.id}: {note.text}", note.as_dict())
+            return ToolAnswer(str(exc), is_error=True)
+        return ToolAnswer(f"Saved note {note.id}: {note.text}", note.as_dict())
 
-    @server.tool(annotations=reads)
-    def list_notes(
-        limit: Annotated[int, Field(ge=1, le=100, description="how many notes")] = 10,
-    ) -> CallToolResult:
-        """The user's latest notes, newest first."""
-        return _say_notes(notes.latest(limit), "There are no notes yet.")
+    def list_notes(limit: int = 10) -> ToolAnswer:
+        try:
+            return _say_notes(notes.latest(limit), "There are no notes yet.")
+        except NoteError as exc:
+            return ToolAnswer(str(exc), is_error=True)
 
-    @server.tool(annotations=reads)
-    def search_notes(
-        query: Annotated[str, Field(description="words the note contains")],
-    ) -> CallToolResult:
-        """Find the user's notes that contain some words."""
-        return _say_notes(notes.search(query), f"No note mentions {query.strip()!r}.")
+    def search_notes(query: str) -> ToolAnswer:
+        try:
+            return _say_notes(notes.search(query), f"No note mentions {query.strip()!r}.")
+        except NoteError as exc:
+            return ToolAnswer(str(exc), is_error=True)
 
-    @server.tool(annotations=writes)
-    def delete_note(
-        note_id: Annotated[int, Field(description="the number of the note")],
-    ) -> CallToolResult:
-        """Delete one of the user's notes by its number."""
-        if notes.delete(note_id):
-            return _answer(f"Deleted note {note_id}.", {"deleted": note_id})
-        return _refuse(f"there is no note {note_id}")
+    def delete_note(note_id: int) -> ToolAnswer:
+        try:
+            deleted = notes.delete(note_id)
+        except NoteError as exc:
+            return ToolAnswer(str(exc), is_error=True)
+        if deleted:
+            return ToolAnswer(f"Deleted note {note_id}.", {"deleted": note_id})
+        return ToolAnswer(f"there is no note {note_id}", is_error=True)
 
-    return server
+    timezone = {
+        "anyOf": [{"type": "string"}, {"type": "null"}],
+        "default": None,
+        "description": "IANA time zone such as Europe/Paris; omit for local time",
+    }
+    return [
+        Tool(
+            "now",
+            "The current date and time: local, or in a given time zone.",
+            _schema({"timezone": timezone}),
+            current_time,
+            _READS,
+        ),
+        Tool(
+            "calculate",
+            "Compute an arithmetic expression exactly (+ - * / ^ %, sqrt, sin, log ...).",
+            _schema(
+                {
+                    "expression": {
+                        "type": "string",
+                        "description": "arithmetic such as (12.5 * 3) / 4 or sqrt(2) ^ 3",
+                    }
+                },
+                ("expression",),
+            ),
+            calculate,
+            _READS,
+        ),
+        Tool(
+            "add_note",
+            "Save a note for the user.",
+            _schema(
+                {
+                    "text": {
+                        "type": "string",
+                        "description": "what to remember, in the user's words",
+                    }
+                },
+                ("text",),
+            ),
+            add_note,
+            _WRITES,
+        ),
+        Tool(
+            "list_notes",
+            "The user's latest notes, newest first.",
+            _schema(
+                {
+                    "limit": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": 100,
+                        "default": 10,
+                        "description": "how many notes",
+                    }
+                }
+            ),
+            list_notes,
+            _READS,
+        ),
+        Tool(
+            "search_notes",
+            "Find the user's notes that contain some words.",
+            _schema(
+                {"query": {"type": "string", "description": "words the note contains"}},
+                ("query",),
+            ),
+            search_notes,
+            _READS,
+        ),
+        Tool(
+            "delete_note",
+            "Delete one of the user's notes by its number.",
+            _schema(
+                {"note_id": {"type": "integer", "description": "the number of the note"}},
+                ("note_id",),
+            ),
+            delete_note,
+            _WRITES,
+        ),
+    ]
+
+
+def build_server(store: NotesStore | None = None) -> StdioServer:
+    """The server with its tools (``store`` defaults to ``VA_HOME``'s notes)."""
+    return StdioServer("va", __version__, build_tools(store), instructions=INSTRUCTIONS)
 
 
 def main() -> None:
     """Serve the tools over stdio until the client closes stdin."""
-    build_server().run("stdio")
+    build_server().run()
 
 
 if __name__ == "__main__":

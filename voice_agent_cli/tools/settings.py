@@ -15,7 +15,8 @@ The shape is the one MCP users know from other clients, one table per server::
 Values may reference the environment as ``${NAME}`` (or ``${NAME:-fallback}``);
 they are resolved only when the server starts (:mod:`.launch`), so a secret
 never sits in the validated profile, and ``--show-config`` masks any literal
-``env`` or ``headers`` value.
+``env`` or ``headers`` value, credentials in a ``url`` and secret ``args``
+(:mod:`voice_agent_cli.masking`).
 
 When calls to a server fail in a row, its circuit opens: the thresholds are
 ``[resilience.mcp_breaker]``'s, shared with the other breakers.
@@ -31,23 +32,14 @@ from typing import Any, Literal
 
 from pydantic import Field, field_serializer, model_validator
 
+from voice_agent_cli.masking import mask_args, mask_mapping, mask_url
 from voice_agent_cli.section import Section
 
 #: Server names become part of LLM-facing tool names (``server__tool``) and of
 #: the CLI's ``SERVER.TOOL``, so they hold no dots and no spaces.
 SERVER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
-#: A whole value that only references the environment (shown as is, never masked).
-_REFERENCE_ONLY = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$")
-
 DEFAULT_FILLER_TEXT = "One moment, let me check."
-
-
-def _masked(values: dict[str, str]) -> dict[str, str]:
-    """Literal values may be secrets: only pure ``${VAR}`` references are shown."""
-    return {
-        key: value if _REFERENCE_ONLY.match(value) else "<hidden>" for key, value in values.items()
-    }
 
 
 class MCPServerSettings(Section):
@@ -87,7 +79,15 @@ class MCPServerSettings(Section):
 
     @field_serializer("env", "headers", when_used="json")
     def _hide_literals(self, values: dict[str, str]) -> dict[str, str]:
-        return _masked(values)
+        return mask_mapping(values)
+
+    @field_serializer("url", when_used="json")
+    def _hide_url_credentials(self, url: str | None) -> str | None:
+        return mask_url(url) if url is not None else None
+
+    @field_serializer("args", when_used="json")
+    def _hide_secret_args(self, args: list[str]) -> list[str]:
+        return mask_args(args)
 
     @property
     def transport(self) -> Literal["stdio", "http"]:
@@ -121,7 +121,8 @@ class MCPSettings(Section):
     @classmethod
     def _check_names(cls, data: Any) -> Any:
         servers = data.get("servers") if isinstance(data, dict) else None
-        for name in servers or {}:
+        # Not a table: the field's own validation says so.
+        for name in servers if isinstance(servers, dict) else {}:
             if not SERVER_NAME.match(str(name)):
                 raise ValueError(
                     f"server name {name!r}: use 1-32 letters, digits, '_' or '-' (no dots)"

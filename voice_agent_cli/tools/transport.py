@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from voice_agent_cli.paths import ensure_dir, va_home
+from voice_agent_cli.paths import open_private, va_home
 from voice_agent_cli.tools.launch import HttpLaunch, Launch, StdioLaunch
 
 if TYPE_CHECKING:
@@ -137,9 +137,8 @@ class WatchedTransport:
 
 
 def _open_log(path: Path) -> TextIO:
-    ensure_dir(path.parent)
     too_big = path.exists() and path.stat().st_size > MAX_LOG_BYTES
-    log = path.open("w" if too_big else "a", encoding="utf-8", errors="replace")
+    log = open_private(path, "w" if too_big else "a")
     log.write(f"--- started {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n")
     log.flush()
     return log
