@@ -3,8 +3,12 @@
 #   libportaudio2  sounddevice's PortAudio library (microphone and speaker)
 #   redis-server   the shared cache backend (the tests start their own server)
 #   espeak-ng      a second synthetic voice for speech tests
+#   pulseaudio, pulseaudio-utils, libasound2-plugins
+#                  a private sound server with virtual devices for the tests and
+#                  `va bench voice --device` (no sound card needed; no system config
+#                  is changed: ALSA's pulse plugin follows PULSE_SERVER per process)
 set -euo pipefail
-packages=(libportaudio2 redis-server espeak-ng)
+packages=(libportaudio2 redis-server espeak-ng pulseaudio pulseaudio-utils libasound2-plugins)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -20,6 +20,8 @@ class BenchOptions:
     iterations: int = 20
     warmup: int = 3
     profile: str | None = None
+    #: ``voice``: also run the turns through sound devices (a private PulseAudio).
+    device: bool = False
 
 
 @dataclass

@@ -15,6 +15,10 @@ the embedded local model, with the buffer and tools off):
 Targets (measured, not asserted): e2e_latency p50 under 600 ms for buffered
 replies and under 1.2 s with the embedded LLM. Figures add the word error rate
 of a TTS -> STT round trip over a set of sentences (jiwer).
+
+With ``--device`` both paths run again through real sound devices (a private
+PulseAudio's virtual microphone and speaker, :mod:`._voice_device`): the same
+stages with a ``:device`` suffix, and ``e2e_acoustic``, measured on the devices.
 """
 
 from __future__ import annotations
@@ -94,6 +98,8 @@ async def run(options: BenchOptions) -> ScenarioRun:
             clips = [await _spoken(user, text) for text in LLM_QUESTIONS]
             await _voice_stage("llm", agent, clips, llm_settings, stt, tts, options, result)
             result.figures["llm"] = agent.llm.name
+        if options.device:
+            await _device_stages(buffered_settings, llm_settings, user, stt, tts, options, result)
         result.figures["round_trip"] = await round_trip_wer(stt, tts, WER_SENTENCES)
     finally:
         await stt.aclose()
@@ -101,6 +107,32 @@ async def run(options: BenchOptions) -> ScenarioRun:
         await user.aclose()
     result.figures["end_of_turn_silence_ms"] = buffered_settings.profile.vad.end_of_turn_silence_ms
     return result
+
+
+async def _device_stages(
+    buffered_settings: Settings,
+    llm_settings: Settings,
+    user: TextToSpeech,
+    stt: SpeechToText,
+    tts: TextToSpeech,
+    options: BenchOptions,
+    result: ScenarioRun,
+) -> None:
+    """Both reply paths again, through a private PulseAudio's virtual devices."""
+    from voice_agent_cli.bench._voice_device import device_stage, virtual_devices
+    from voice_agent_cli.core.build import open_agent
+    from voice_agent_cli.testing import FakeLLM
+
+    with virtual_devices() as audio:
+        async with open_agent(buffered_settings, llm=FakeLLM()) as agent:
+            clips = [await _spoken(user, text) for text in BUFFERED_QUESTIONS]
+            await device_stage(
+                "buffered", agent, clips, buffered_settings, stt, tts, options, result, audio
+            )
+        async with open_agent(llm_settings) as agent:
+            await agent.start()
+            clips = [await _spoken(user, text) for text in LLM_QUESTIONS]
+            await device_stage("llm", agent, clips, llm_settings, stt, tts, options, result, audio)
 
 
 def _buffered_settings(profile: str | None) -> Settings:

@@ -70,6 +70,12 @@ def bench(
         dir_okay=False,
         show_default=False,
     ),
+    device: bool = typer.Option(
+        False,
+        "--device",
+        help="voice: also through real sound devices (a private PulseAudio with a virtual "
+        "speaker and microphone), next to the in-memory figures.",
+    ),
     list_only: bool = typer.Option(False, "--list", help="List the scenarios and exit."),
     json_output: bool = JsonOption,
     profile: str | None = ProfileOption,
@@ -105,6 +111,7 @@ def bench(
             budgets=budget_list,
             profile=profile,
             baseline=(baseline, str(compare)) if baseline is not None else None,
+            device=device,
         )
     _output(report, json_output=json_output, save=save)
     _exit_code(report)
@@ -162,13 +169,16 @@ def _run(
     budgets: list[Budget],
     profile: str | None,
     baseline: tuple[dict[str, Any], str] | None,
+    device: bool = False,
 ) -> dict[str, Any]:
     from voice_agent_cli.bench import BenchOptions, _runner
     from voice_agent_cli.bench._budgets import check_budgets
     from voice_agent_cli.bench._report import build_report, compare, report_percentiles
 
     err = stderr_console()
-    bench_options = BenchOptions(iterations=iterations, warmup=warmup, profile=profile)
+    bench_options = BenchOptions(
+        iterations=iterations, warmup=warmup, profile=profile, device=device
+    )
     outcomes = []
     for number, name in enumerate(names, start=1):
         label = f"[{number}/{len(names)}] {name}"

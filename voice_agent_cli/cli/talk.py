@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from voice_agent_cli.config import Profile, Settings
     from voice_agent_cli.speech.io import AudioSink, AudioSource
     from voice_agent_cli.speech.tts import TextToSpeech
+    from voice_agent_cli.speech.xruns import XrunCounter
 
 
 def register(app: typer.Typer) -> None:
@@ -131,10 +132,20 @@ def talk(
 
 def _list_devices(json_output: bool) -> None:
     from voice_agent_cli.speech.devices import list_devices
+    from voice_agent_cli.speech.pulse import pulse_devices
 
     devices = list_devices()
+    # Behind PortAudio's "pulse" device: the server's own microphones and speakers.
+    pulse = (
+        [*pulse_devices("input"), *pulse_devices("output")]
+        if any(d.name == "pulse" for d in devices)
+        else []
+    )
     if json_output:
-        print_json([device.as_json() for device in devices])
+        print_json(
+            [device.as_json() for device in devices]
+            + [{"pulse": d.name, "name": d.description, "kind": d.kind} for d in pulse]
+        )
         return
     err = stderr_console()
     if not devices:
@@ -153,6 +164,11 @@ def _list_devices(json_output: bool) -> None:
             f"{device.index:>3}  {device.name}  (in {device.inputs}, out {device.outputs}, "
             f"{device.default_rate:.0f} Hz){'  [' + ', '.join(marks) + ']' if marks else ''}\n"
         )
+    if pulse:
+        sys.stdout.write("PulseAudio, through 'pulse' (name one with --input/--output-device):\n")
+    for known in pulse:
+        role = "monitor" if known.monitor else ("mic" if known.kind == "input" else "speaker")
+        sys.stdout.write(f"     {known.description}  ({role}: {known.name})\n")
 
 
 class TalkRun:
@@ -165,6 +181,7 @@ class TalkRun:
         self.inputs = inputs
         self.output = output
         self.json_output = json_output
+        self._xrun_counter: XrunCounter | None = None
 
     async def main(self, *, realtime: bool = False) -> None:
         from voice_agent_cli import metrics
@@ -220,6 +237,9 @@ class TalkRun:
                         event.report_metrics()
                     view.show(event)
 
+                for device in (source, sink):
+                    if hasattr(device, "notify"):  # microphone and speaker: lost, back, dropouts
+                        device.notify = view.notice
                 session = VoiceSession(
                     agent, source, sink, stt=stt, tts=tts, options=options, observer=observe
                 )
@@ -236,7 +256,9 @@ class TalkRun:
             return FileSource.from_files(self.inputs, pace=realtime, frame_ms=frame_ms)
         from voice_agent_cli.speech.devices import MicrophoneSource
 
-        microphone = MicrophoneSource(self.settings.profile.voice.input_device, frame_ms=frame_ms)
+        microphone = MicrophoneSource(
+            self.settings.profile.voice.input_device, frame_ms=frame_ms, xruns=self._xruns()
+        )
         microphone.open()
         return microphone
 
@@ -248,7 +270,15 @@ class TalkRun:
             return FileSink(self.output)
         from voice_agent_cli.speech.devices import SpeakerSink
 
-        return SpeakerSink(self.settings.profile.voice.output_device)
+        return SpeakerSink(self.settings.profile.voice.output_device, xruns=self._xruns())
+
+    def _xruns(self) -> XrunCounter:
+        """One dropout counter for the microphone and the speaker (one warning at most)."""
+        if self._xrun_counter is None:
+            from voice_agent_cli.speech.xruns import XrunCounter
+
+            self._xrun_counter = XrunCounter(threshold=self.settings.profile.voice.xrun_warning)
+        return self._xrun_counter
 
 
 def _live_console() -> Any:

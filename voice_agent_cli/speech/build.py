@@ -59,8 +59,11 @@ def import_engine_modules() -> None:
     """
     import importlib
 
+    from voice_agent_cli.speech.quiet import quiet_inference_logs
+
     for name in ("numpy", "onnxruntime", "faster_whisper", "piper"):
         importlib.import_module(name)
+    quiet_inference_logs()  # their warnings belong in no terminal
 
 
 async def load_engines(stt: SpeechToText, tts: TextToSpeech) -> None:

@@ -23,6 +23,9 @@ class VoiceSettings(Section):
     barge_in: bool = Field(True, description="the user speaking over the agent stops it")
     frame_ms: Literal[10, 20] = 20
     speculative_stt: bool = Field(True, description="transcribe during the end-of-turn silence")
+    xrun_warning: int = Field(
+        5, ge=1, description="audio dropouts within a minute above which va warns (once)"
+    )
 
 
 class VADSettings(Section):

@@ -147,6 +147,7 @@ class _FakeStream:
         self.samplerate = int(settings["samplerate"])
         self.blocksize = int(settings["blocksize"])
         self.callback: Callable[..., None] = settings["callback"]
+        self.finished_callback: Callable[[], None] | None = settings.get("finished_callback")
         self.latency = 0.01
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -175,11 +176,17 @@ class _FakeStream:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=1)
 
     def close(self) -> None:
         self.stop()
+
+    def fail(self) -> None:
+        """The device went away: PortAudio stops the stream and says it finished."""
+        self.stop()
+        if self.finished_callback is not None:
+            self.finished_callback()
 
 
 class _Default:
@@ -192,7 +199,8 @@ class FakeSoundDevice:
 
     ``devices`` are dicts like PortAudio's; ``capture`` is what the fake
     microphone hears (at the input device's rate); ``played`` collects the
-    blocks the fake speaker played. ``fail_open`` makes opening a stream fail.
+    blocks the fake speaker played. ``fail_open`` makes opening a stream fail;
+    :meth:`unplug` and :meth:`plug` take the microphone away and give it back.
     """
 
     PortAudioError = FakePortAudioError
@@ -215,6 +223,17 @@ class FakeSoundDevice:
         self.time_scale = time_scale
         self.played: list[Samples] = []
         self.streams: list[_FakeStream] = []
+
+    def unplug(self) -> None:
+        """Pull the microphone out: its stream fails and it cannot be opened again."""
+        self.fail_open = "Device unavailable [PaErrorCode -9985]"
+        for stream in self.streams:
+            if stream.kind == "input":
+                stream.fail()
+
+    def plug(self) -> None:
+        """Plug the microphone back in."""
+        self.fail_open = None
 
     def query_devices(self) -> list[dict[str, Any]]:
         return list(self.devices)
