@@ -172,3 +172,34 @@ def test_text_format_and_bad_values(tmp_path: Path) -> None:
         log.configure("loud")
     with pytest.raises(UsageError, match="unknown log format 'xml'"):
         log.configure("INFO", fmt="xml")
+
+
+def test_library_records_go_to_the_file_not_the_terminal(tmp_path: Path) -> None:
+    # The LiveKit SDK logs its own "error while connecting" from a Rust thread after
+    # va has already said, in one line, that the server is unreachable.
+    path = tmp_path / "va.log"
+    stream = io.StringIO()
+    setup = log.configure("INFO", fmt="text", file=path, stream=stream)
+    try:
+        logging.getLogger("livekit").error("error while connecting to a room: refused")
+        logging.getLogger("va.rooms").warning("cannot reach the LiveKit server")
+    finally:
+        setup.close()
+    assert "va.rooms: cannot reach the LiveKit server" in stream.getvalue()
+    assert "error while connecting" not in stream.getvalue()
+    logged = [json.loads(line)["message"] for line in path.read_text().splitlines()]
+    assert "error while connecting to a room: refused" in logged
+
+    verbose = io.StringIO()
+    setup = log.configure("DEBUG", fmt="text", file=False, stream=verbose)
+    try:
+        logging.getLogger("livekit").error("shown when asked for everything")
+    finally:
+        setup.close()
+    assert "livekit: shown when asked for everything" in verbose.getvalue()
+
+
+def test_a_library_logging_after_close_prints_nothing(capfd: pytest.CaptureFixture[str]) -> None:
+    log.configure("INFO", file=False).close()
+    logging.getLogger("livekit").error("late error from the SDK's own thread")
+    assert "late error" not in capfd.readouterr().err

@@ -425,9 +425,12 @@ def configure(
         logger = logging.getLogger(name)
         setup._saved_levels[name] = logger.level
         logger.setLevel(max(numeric, logging.WARNING))
+        _silence_last_resort(logger)
 
     console = _ConsoleHandler(stream or sys.stderr)
     console.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    if numeric > logging.DEBUG:
+        console.addFilter(_own_records)
     setup.handlers.append(console)
     if path is not None:
         file_handler = _file_handler(path)
@@ -440,6 +443,31 @@ def configure(
         root.addHandler(handler)
     _ACTIVE.append(setup)
     return setup
+
+
+def _silence_last_resort(logger: logging.Logger) -> None:
+    """Keep ``logger`` off :data:`logging.lastResort` for good.
+
+    A library thread may log after va has closed its handlers (the LiveKit
+    SDK's Rust side reports a refused connection a moment after va has said
+    so itself); with no handler left, Python would print that record bare on
+    stderr. A NullHandler stays attached: records still propagate to va's
+    handlers while they exist, and vanish once they are gone.
+    """
+    if not any(isinstance(handler, logging.NullHandler) for handler in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+
+
+def _own_records(record: logging.LogRecord) -> bool:
+    """Only va's own records reach the terminal (below DEBUG): libraries go to the file.
+
+    A library's complaint is either translated into va's own one-line error
+    (the LiveKit SDK logs "error while connecting to a room" *after* va has
+    said the server is unreachable, from its own thread) or it is noise; the
+    log file keeps it for whoever investigates, and ``--log-level debug``
+    shows everything.
+    """
+    return record.name == "va" or record.name.startswith("va.")
 
 
 class _ConsoleHandler(logging.StreamHandler):
