@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import numpy as np
@@ -207,3 +208,19 @@ def test_playback_buffer_pulls_in_order_and_clears_at_once() -> None:
     assert buffer.clear() == 200
     block, real = buffer.pull(100)
     assert real == 0 and not block.any()
+
+
+async def test_a_speaker_that_stops_playing_fails_the_drain_instead_of_hanging(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import numpy as np
+
+    from voice_agent_cli.errors import AudioDeviceError
+    from voice_agent_cli.speech import io
+
+    monkeypatch.setattr(io, "STALL_S", 0.2)
+    sink = io.BufferedSink(16000)  # no clock ever pulls: a device stream that died
+    await sink.write(np.ones(1600, dtype=np.float32), 16000)
+    with pytest.raises(AudioDeviceError, match="the speaker stopped playing"):
+        await asyncio.wait_for(sink.drain(), timeout=5)
+    assert not sink.is_playing

@@ -129,6 +129,10 @@ class PlaybackBuffer:
         return dropped
 
 
+#: Seconds a real-time sink may take no audio at all before :meth:`BufferedSink.drain` gives up.
+STALL_S = 3.0
+
+
 class BufferedSink:
     """A real-time sink: audio is resampled to the output rate and played by a clock.
 
@@ -161,10 +165,28 @@ class BufferedSink:
         return self.buffer.clear() / self.sample_rate
 
     async def drain(self) -> None:
+        """Wait until everything queued was played.
+
+        Raises :class:`~voice_agent_cli.errors.AudioDeviceError` when the clock
+        stops taking audio for :data:`STALL_S` (a speaker that died mid-reply),
+        rather than waiting for ever.
+        """
         # Polling is fine here: the playback thread cannot set an asyncio event,
         # and 10 ms is far below what a listener notices at the end of a reply.
-        while self.buffer.pending:  # noqa: ASYNC110
+        loop = asyncio.get_running_loop()
+        last_pending, last_progress = self.buffer.pending, loop.time()
+        while self.buffer.pending:
             await asyncio.sleep(0.01)
+            pending = self.buffer.pending
+            if pending != last_pending:
+                last_pending, last_progress = pending, loop.time()
+            elif loop.time() - last_progress > STALL_S:
+                self.buffer.clear()
+                from voice_agent_cli.errors import AudioDeviceError
+
+                raise AudioDeviceError(
+                    f"the speaker stopped playing (nothing played for {STALL_S:g} s)"
+                )
 
     @property
     def is_playing(self) -> bool:
