@@ -244,8 +244,9 @@ class ChatSession:
         profile = self.settings.profile
         if self.settings.llm_provider == "gemini":
             return f"gemini:{profile.gemini.model}"
-        path = profile.local.model_path
-        return f"local:{path.name if path else 'qwen2.5-coder-0.5b-instruct'}"
+        from voice_agent_cli.llm.catalogue import resolve_model
+
+        return f"local:{resolve_model(profile.local.model).name}"
 
     def _ensure_agent(self) -> Agent:
         if self._agent is None:

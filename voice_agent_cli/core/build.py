@@ -52,11 +52,9 @@ def build_provider(
 ) -> LLM:
     """One LLM provider ("gemini" or "local"), with its breaker when ``breakers`` is given.
 
-    ``model`` overrides the profile's (a Gemini model name, or a GGUF path for local).
-    Imports the provider's SDK only now.
+    ``model`` overrides the profile's (a Gemini model name; for local, a catalogued
+    model's name or a GGUF path). Imports the provider's SDK only now.
     """
-    from pathlib import Path
-
     profile = settings.profile
     llm: LLM
     if provider == "gemini":
@@ -74,7 +72,7 @@ def build_provider(
         from voice_agent_cli.llm.local import LocalLLM
 
         llm = LocalLLM(
-            model_path=Path(model) if model else profile.local.model_path,
+            model=model or profile.local.model,
             n_ctx=profile.local.n_ctx,
             n_threads=profile.local.n_threads,
             timeout_s=profile.llm.request_timeout_s,

@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolSpec
 from voice_agent_cli.errors import LLMBadRequest, LLMError, ModelUnavailable
 from voice_agent_cli.llm.base import LLM, LLMChunk, LLMRequest, TextChunk
-from voice_agent_cli.llm.model_files import QWEN_05B, ProgressCallback, assemble
+from voice_agent_cli.llm.catalogue import ModelChoice, resolve_model
+from voice_agent_cli.llm.model_files import ProgressCallback
 from voice_agent_cli.resilience import RetryPolicy
 
 if TYPE_CHECKING:
@@ -66,21 +67,21 @@ def default_threads() -> int:
 
 
 def load_model(
-    path: Path | None,
+    model: ModelChoice,
     *,
     n_ctx: int,
     n_threads: int,
     purpose: str = "chat",
     progress: ProgressCallback | None = None,
 ) -> LoadedModel:
-    """Load (or reuse) the GGUF model at ``path`` (default: the bundled Qwen 0.5B).
+    """Load (or reuse) ``model`` (a catalogued model is assembled on first use).
 
     One context per ``purpose``: the weights are memory-mapped, so a second
     context costs only its KV cache, and each keeps its own prompt prefix warm
     (llama.cpp reuses the cached prefix of the previous prompt only).
     Blocking: call it from a worker thread.
     """
-    model_path = path if path is not None else assemble(QWEN_05B, progress)
+    model_path = model.path(progress)
     key = (str(model_path), n_ctx, n_threads, purpose)
     with _models_lock:
         if key in _models:
@@ -105,16 +106,16 @@ class LocalLLM(LLM):
     def __init__(
         self,
         *,
-        model_path: Path | None = None,
+        model: str | Path | None = None,
         n_ctx: int = 4096,
         n_threads: int | None = None,
         timeout_s: float = 30.0,
         retry: RetryPolicy | None = None,
         progress: ProgressCallback | None = None,
     ) -> None:
-        name = model_path.stem if model_path else QWEN_05B.filename.removesuffix(".gguf")
-        super().__init__(model=name, timeout_s=timeout_s, retry=retry)
-        self.model_path = model_path
+        #: What ``model`` (a catalogue name, a GGUF path or None) resolved to.
+        self.choice = resolve_model(model)
+        super().__init__(model=self.choice.name, timeout_s=timeout_s, retry=retry)
         self.context_window = n_ctx
         self.n_threads = n_threads or default_threads()
         self._progress = progress
@@ -126,7 +127,7 @@ class LocalLLM(LLM):
         if self._chat is None:
             self._chat = await asyncio.to_thread(
                 load_model,
-                self.model_path,
+                self.choice,
                 n_ctx=self.context_window,
                 n_threads=self.n_threads,
                 progress=self._progress,
@@ -137,7 +138,7 @@ class LocalLLM(LLM):
         if self._decider is None:
             self._decider = await asyncio.to_thread(
                 load_model,
-                self.model_path,
+                self.choice,
                 n_ctx=2048,
                 n_threads=self.n_threads,
                 purpose="tool-decision",

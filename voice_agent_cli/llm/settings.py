@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from voice_agent_cli.section import Section
 
@@ -53,8 +52,22 @@ class GeminiSettings(Section):
 class LocalLLMSettings(Section):
     """The embedded llama.cpp model."""
 
-    model_path: Path | None = Field(
-        None, description="a GGUF file; default: the Qwen2.5-Coder-0.5B-Instruct that ships with va"
+    model: str | None = Field(
+        None,
+        description="a model of va's catalogue by name (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b) "
+        "or the path of any GGUF file; default: the catalogue's default",
     )
     n_ctx: int = Field(4096, ge=512, le=131072, description="context window in tokens")
     n_threads: int | None = Field(None, ge=1, description="default: the number of CPU cores")
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str | None) -> str | None:
+        from voice_agent_cli.errors import ConfigError
+        from voice_agent_cli.llm.catalogue import resolve_model
+
+        try:
+            resolve_model(value)
+        except ConfigError as exc:
+            raise ValueError(exc.message) from None
+        return value
