@@ -14,6 +14,7 @@ Exit codes (documented in the README):
 2     usage or bad input (bad flag, bad profile, bad audio file)
 3     a dependency is unavailable (no network, no audio device)
 4     ``va bench``: a latency budget was missed
+5     the LLM gave no answer: blocked by its safety filters, or empty
 130   interrupted (Ctrl-C)
 ====  =========================================================
 """
@@ -25,6 +26,7 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
 EXIT_BUDGET_MISSED = 4
+EXIT_NO_ANSWER = 5
 EXIT_INTERRUPTED = 130
 
 
@@ -188,3 +190,7 @@ class BudgetMissed(VAError):
     """A ``va bench`` percentile is over its budget."""
 
     exit_code = EXIT_BUDGET_MISSED
+
+
+class EvalFailed(VAError):
+    """``va eval``: cases failed (or the pass rate is below ``--min-pass``)."""
