@@ -7,10 +7,12 @@ that served it and the stage timings.
 
 The flow (each step a seam another module plugs into)::
 
-    buffer lookup ──hit──────────────────────────────────────┐
-        │ miss                                               │
-        ▼                                                    ▼
-    LLM ─► tool calls? ─► tools ─► LLM ... (bounded) ─► reply ─► buffer store
+    buffer lookup ──hit─────────────────────────────────────────────────┐
+        │ miss                                                          │
+        ▼                                                               ▼
+    tool detection: a rule, or the LLM decides ─► tools ─► LLM ... (bounded) ─► reply
+                                                                        │
+                                              buffer store, under the LLM that answered
 
 A consumer that stops reading (barge-in, Ctrl-C) closes the turn: the partial
 reply is kept in the history, marked interrupted.
@@ -43,6 +45,7 @@ from voice_agent_cli.core.events import (
 from voice_agent_cli.core.experts import synthesis_instructions
 from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolResult, ToolSpec
 from voice_agent_cli.core.router import SIMPLE, Route
+from voice_agent_cli.core.tool_router import ToolDecision, model_decision
 from voice_agent_cli.errors import CircuitOpenError, LLMError
 from voice_agent_cli.llm.base import LLM, LLMRequest, TextChunk
 from voice_agent_cli.tools.base import ToolProvider
@@ -50,6 +53,7 @@ from voice_agent_cli.tools.base import ToolProvider
 if TYPE_CHECKING:
     from voice_agent_cli.core.experts import ExpertPanel
     from voice_agent_cli.core.router import ComplexityRouter
+    from voice_agent_cli.core.tool_router import ToolRouter
     from voice_agent_cli.ratelimit import RateLimits
     from voice_agent_cli.resilience import CircuitBreakers
 
@@ -148,6 +152,7 @@ class Agent:
         experts: ExpertPanel | None = None,
         limits: RateLimits | None = None,
         breakers: CircuitBreakers | None = None,
+        tool_router: ToolRouter | None = None,
     ) -> None:
         self.llm = llm
         self.options = options
@@ -156,6 +161,8 @@ class Agent:
         self.router = router
         self.experts = experts
         self.limits = limits
+        #: Decides by rule which tool a turn needs, before the LLM is asked (None: the LLM).
+        self.tool_router = tool_router
         #: Every circuit breaker of this agent (LLM, MCP servers, experts), for health views.
         self.breakers = breakers
         self.conversation = self.new_conversation()
@@ -471,14 +478,35 @@ class Agent:
         system: str | None = None,
         use_tools: bool = True,
     ) -> AsyncGenerator[TurnEvent, None]:
-        """The LLM <-> tools loop, bounded by ``max_tool_steps``."""
+        """Tool detection, then the LLM <-> tools loop, bounded by ``max_tool_steps``."""
         specs: Sequence[ToolSpec] = ()
         if self.tools is not None and use_tools and not self.degraded:
             specs = self.tools.specs()
         system = system or self.options.system_prompt
         llm_started = time.perf_counter()
-        for step in range(self.options.max_tool_steps + 1):
+        first_step = 0
+        model_may_call = True
+        decision = self._route(conversation, specs)
+        if decision is not None:
+            state.details.setdefault("tool_decisions", []).append(decision.as_json())
+            if decision.hint:
+                system = f"{system}\n{decision.hint}"
+            if decision.call is None:
+                model_may_call = False  # the rule says: answer directly
+            else:
+                ruled = [decision.call]
+                conversation.add_assistant("", tool_calls=ruled)
+                state.tool_calls.extend(ruled)
+                async with aclosing(
+                    self._run_tools(ruled, conversation, timings, state.user)
+                ) as results:
+                    async for event in results:
+                        yield event
+                first_step = 1
+        for step in range(first_step, self.options.max_tool_steps + 1):
             request = self._request(conversation, system, specs, step=step)
+            if not model_may_call:
+                request = replace(request, allow_tools=False)
             step_text: list[str] = []
             calls: list[ToolCall] = []
             async with aclosing(self.llm.stream(request)) as chunks:
@@ -492,6 +520,10 @@ class Agent:
                         yield TextDelta(chunk.text)
                     else:
                         calls.append(chunk)
+            if request.allow_tools and (calls or (decision is None and step == 0)):
+                # The model had the choice: a call, or (when no rule spoke) answering directly.
+                made = [model_decision([call]) for call in calls] or [model_decision([])]
+                state.details.setdefault("tool_decisions", []).extend(d.as_json() for d in made)
             if not calls:
                 return
             if step == self.options.max_tool_steps:
@@ -507,6 +539,13 @@ class Agent:
                 async for event in results:
                     yield event
         yield Notice("stopped calling tools: the step limit was reached", level="warning")
+
+    def _route(self, conversation: Conversation, specs: Sequence[ToolSpec]) -> ToolDecision | None:
+        """The rules' tool decision for the latest user message, or ``None`` (the LLM decides)."""
+        if self.tool_router is None or not specs or self.options.max_tool_steps < 1:
+            return None
+        text = next((m.content for m in reversed(conversation.messages) if m.role == "user"), "")
+        return self.tool_router.decide(text, specs)
 
     async def _run_tools(
         self,

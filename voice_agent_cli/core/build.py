@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from voice_agent_cli.core.experts import ExpertPanel
     from voice_agent_cli.core.router import ComplexityRouter
     from voice_agent_cli.core.settings import BreakerSettings
+    from voice_agent_cli.core.tool_router import ToolRouter
     from voice_agent_cli.tools.base import ToolProvider
     from voice_agent_cli.tools.mcp import MCPTools
 
@@ -165,9 +166,19 @@ async def open_agent(
             experts=experts,
             limits=limits,
             breakers=breakers,
+            tool_router=_tool_router(settings),
         )
         _observe(agent, breakers)
         yield agent
+
+
+def _tool_router(settings: Settings) -> ToolRouter | None:
+    """va's tool-detection rules, unless the profile leaves every decision to the model."""
+    if settings.profile.llm.tool_routing != "rules":
+        return None
+    from voice_agent_cli.core.tool_router import ToolRouter
+
+    return ToolRouter()
 
 
 def _observe(agent: Agent, breakers: CircuitBreakers) -> None:

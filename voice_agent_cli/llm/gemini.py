@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from google.genai import types
 
 _END = object()
+#: The thought signature Gemini accepts on a function call it did not make itself.
+_UNSIGNED_CALL = b"skip_thought_signature_validator"
 
 
 class GeminiLLM(LLM):
@@ -308,7 +310,10 @@ def to_contents(messages: Sequence[ChatMessage]) -> list[types.Content]:
                         function_call=types.FunctionCall(
                             id=call.id, name=call.name, args=call.arguments
                         ),
-                        thought_signature=call.signature,
+                        # A call va made itself (a tool-detection rule, or another LLM
+                        # before a failover) has no signature: Gemini 3 refuses such a
+                        # call unless it carries Google's documented "skip" sentinel.
+                        thought_signature=call.signature or _UNSIGNED_CALL,
                     )
                 )
             if parts:

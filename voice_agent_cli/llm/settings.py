@@ -33,6 +33,11 @@ class LLMSettings(Section):
     retry_base_delay_s: float = Field(0.5, ge=0)
     retry_max_delay_s: float = Field(8.0, ge=0)
     max_tool_steps: int = Field(4, ge=0, le=20, description="LLM<->tool round trips per turn")
+    tool_routing: Literal["rules", "model"] = Field(
+        "rules",
+        description="rules: va's rules pick the tool (or none) when they are sure, the model "
+        "when not; model: the model always decides",
+    )
 
 
 class GeminiSettings(Section):
