@@ -77,10 +77,11 @@ class TurnContext:
 
 @dataclass(frozen=True)
 class BufferHit:
-    """A reply the buffer had ready, and which layer had it."""
+    """A reply the buffer had ready, which layer had it, and the LLM that once wrote it."""
 
     reply: str
     layer: ReplySource
+    llm: str | None = None
 
 
 class ReplyBuffer(Protocol):
@@ -132,6 +133,8 @@ class _TurnState:
     first_delta_at: float | None = None
     source: ReplySource = "llm"
     details: dict[str, Any] = field(default_factory=dict)
+    #: The provider that really produced the reply (a fallback, when one answered).
+    answered_by: str | None = None
 
     @property
     def reply(self) -> str:
@@ -275,7 +278,7 @@ class Agent:
                 yield TextDelta(hit.reply)
                 timings.since_start("total")
                 yield TurnCompleted(
-                    turn_id, text, hit.reply, hit.layer, timings.as_dict(), llm=None
+                    turn_id, text, hit.reply, hit.layer, timings.as_dict(), llm=hit.llm
                 )
                 return
 
@@ -307,15 +310,19 @@ class Agent:
         reply = state.reply.strip()
         conversation.add_assistant(reply)
         timings.since_start("total")
+        answered_by = state.answered_by or self.llm.name
         if self.buffer is not None and reply:
-            await self.buffer.store(replace(context, tool_calls=tuple(state.tool_calls)), reply)
+            # Filed under the LLM that wrote it: a fallback's reply never answers
+            # for the primary once the primary is back.
+            answered = replace(context, llm=answered_by, tool_calls=tuple(state.tool_calls))
+            await self.buffer.store(answered, reply)
         yield TurnCompleted(
             turn_id,
             text,
             reply,
             state.source,
             timings.as_dict(),
-            llm=self.llm.name,
+            llm=answered_by,
             tool_calls=tuple(call.name for call in state.tool_calls),
             details=state.details,
         )
@@ -411,6 +418,7 @@ class Agent:
         assert self.experts is not None
         llm_started = time.perf_counter()
         draft, _ = await self.llm.complete(self._request(conversation, system, ()))
+        state.answered_by = self.llm.answered_by().name
         timings.record("llm_ttft", (time.perf_counter() - llm_started) * 1000)
         with timings.measure("validation"):
             correction = await self.experts.validate(text, draft)
@@ -446,9 +454,7 @@ class Agent:
 
     def _failover_notice(self) -> Notice | None:
         """Tell the user once when a fallback provider is answering for the main one."""
-        active = getattr(self.llm, "active", None)
-        if active is None:
-            return None
+        active = self.llm.answered_by()
         if active.name == self.llm.name:
             self._announced_failover = None
             return None
@@ -520,6 +526,7 @@ class Agent:
                         yield TextDelta(chunk.text)
                     else:
                         calls.append(chunk)
+            state.answered_by = self.llm.answered_by().name
             if request.allow_tools and (calls or (decision is None and step == 0)):
                 # The model had the choice: a call, or (when no rule spoke) answering directly.
                 made = [model_decision([call]) for call in calls] or [model_decision([])]
