@@ -96,14 +96,19 @@ async def test_turns_side_by_side_each_see_their_own_provider(
     """The label comes from the task that streamed, not from whoever answered last."""
     import asyncio
 
-    backup = FakeLLM(responder=lambda request: "from the backup", model="backup", latency_s=0.2)
+    reached = asyncio.Event()
+
+    def answer(request: object) -> str:
+        reached.set()
+        return "from the backup"
+
+    backup = FakeLLM(responder=answer, model="backup", latency_s=0.2)
     llm = FallbackLLM([gemini, backup])
     agent = Agent(llm, agent_options(load_settings("default")))
     await llm.start()
     fake_gemini.enqueue(*DOWN, script.text("from gemini", delay=0.05))
     slow = asyncio.create_task(agent.reply("first", conversation=agent.new_conversation()))
-    while not backup.requests:  # until the first turn waits on the backup
-        await asyncio.sleep(0.01)
+    await reached.wait()  # the first turn now waits on the backup
     fast = await agent.reply("second", conversation=agent.new_conversation())
     first = await slow
     assert (first.reply, first.llm) == ("from the backup", "fake:backup")
