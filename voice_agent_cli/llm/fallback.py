@@ -100,7 +100,6 @@ class FallbackLLM(LLM):
         assert last_error is not None
         raise last_error
 
-
     def _serving(self, provider: LLM) -> None:
         self.active = provider
         self._answering.set(provider)
