@@ -38,6 +38,8 @@ class VAError(Exception):
     """
 
     exit_code: int = EXIT_FAILURE
+    #: The agent turn the error ended, when it ended one (for ``--json`` and logs).
+    turn_id: str | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -118,6 +120,17 @@ class LLMTimeout(LLMError):
     """The provider did not answer within the request timeout."""
 
     retryable = True
+
+
+class LLMNoAnswer(LLMError):
+    """The LLM answered with nothing: its safety filters blocked the prompt or the reply
+    (``reason``: SAFETY, RECITATION, OTHER, ...), or the reply was empty."""
+
+    exit_code = EXIT_NO_ANSWER
+
+    def __init__(self, message: str, *, provider: str = "llm", reason: str = "EMPTY") -> None:
+        super().__init__(message, provider=provider)
+        self.reason = reason
 
 
 class LLMConnectionError(LLMError):

@@ -29,6 +29,7 @@ from voice_agent_cli.cli.common import (
     print_json,
     stderr_console,
 )
+from voice_agent_cli.errors import LLMNoAnswer, VAError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -178,8 +179,6 @@ class ChatSession:
 
     def run_repl(self) -> None:
         """An interactive conversation until /exit, Ctrl-D or Ctrl-C at the prompt."""
-        from voice_agent_cli.errors import VAError
-
         history = _ReadlineHistory()
         self.err.print(
             f"[bold]va chat[/] ({self._describe_llm()}) - /help for commands, /exit to leave"
@@ -205,7 +204,6 @@ class ChatSession:
                     sys.stdout.write("\n")
                     self.err.print("[dim](reply interrupted)[/]")
                 except VAError as exc:
-                    sys.stdout.write("\n")
                     self.err.print(f"[red]va:[/] {exc}")
         finally:
             history.save()
@@ -270,10 +268,16 @@ class ChatSession:
         agent = self._agent or await self._open_agent()
         self._agent = agent
         renderer = _TurnRenderer(self.json_output, sys.stdout, self.err, label)
-        async for event in agent.run_turn(text):
-            renderer.show(event)
-            if isinstance(event, TurnCompleted) and event.source == "degraded":
-                self.exit_code = int(event.details.get("exit_code", 1))
+        try:
+            async for event in agent.run_turn(text):
+                renderer.show(event)
+                if isinstance(event, TurnCompleted) and event.source == "degraded":
+                    self.exit_code = int(event.details.get("exit_code", 1))
+        except VAError as exc:
+            # The error itself is reported by the caller; a script still gets the
+            # turn as one JSON object, with whatever part of the reply was said.
+            renderer.failed(text, exc, agent.llm.answered_by().name)
+            raise
 
     def _command(self, line: str) -> bool:
         """Run a slash command; ``False`` means leave the REPL."""
@@ -303,6 +307,33 @@ class _TurnRenderer:
         self.err = err
         self.label = label
         self._started = False
+        #: What was said and called so far, for the JSON object of a turn that fails.
+        self._said: list[str] = []
+        self._tools: list[str] = []
+
+    def failed(self, user: str, error: VAError, llm: str) -> None:
+        """End a turn that failed: a newline after a partial reply, or the JSON object."""
+        if not self.json_output:
+            if self._started:
+                self.out.write("\n")
+                self.out.flush()
+            return
+        print_json(
+            {
+                "turn_id": error.turn_id,
+                "user": user,
+                "reply": "".join(self._said),
+                "source": "llm",
+                "llm": llm,
+                "tool_calls": self._tools,
+                "interrupted": bool(self._said),
+                "timings": {},
+                "error": str(error),
+                "error_type": type(error).__name__,
+                "exit_code": error.exit_code,
+                **({"reason": error.reason} if isinstance(error, LLMNoAnswer) else {}),
+            }
+        )
 
     def show(self, event: TurnEvent) -> None:
         from voice_agent_cli.core.events import (
@@ -331,6 +362,10 @@ class _TurnRenderer:
         elif isinstance(event, Notice):
             self.err.print(f"[yellow]va:[/] {event.message}", soft_wrap=True)
         elif self.json_output:
+            if isinstance(event, TextDelta):
+                self._said.append(event.text)
+            elif isinstance(event, ToolCallStarted):
+                self._tools.append(event.call.name)
             return
         elif isinstance(event, TextDelta):
             if not self._started:

@@ -46,7 +46,7 @@ from voice_agent_cli.core.experts import synthesis_instructions
 from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolResult, ToolSpec
 from voice_agent_cli.core.router import SIMPLE, Route
 from voice_agent_cli.core.tool_router import ToolDecision, model_decision
-from voice_agent_cli.errors import CircuitOpenError, LLMError
+from voice_agent_cli.errors import CircuitOpenError, LLMError, LLMNoAnswer, VAError
 from voice_agent_cli.llm.base import LLM, LLMRequest, TextChunk
 from voice_agent_cli.tools.base import ToolProvider
 
@@ -234,7 +234,8 @@ class Agent:
             conversation = self.conversation
         # The turn id lives in a context variable from here on, so that every log
         # record and span of this turn, whichever component makes it, carries it.
-        bound = log.bind_turn(log.new_id())
+        turn_id = log.new_id()
+        bound = log.bind_turn(turn_id)
         try:
             # aclosing: a consumer that stops early must close the inner generators
             # now (so the interrupted reply is recorded), not whenever GC gets to them.
@@ -247,8 +248,13 @@ class Agent:
                         observer(event)
                     yield event
         except Exception as exc:
+            if isinstance(exc, VAError) and exc.turn_id is None:
+                exc.turn_id = turn_id  # so that --json can name the turn that failed
             metrics.increment("errors", type=type(exc).__name__)
-            _logger.info("turn failed: %s", exc, extra={"error": type(exc).__name__})
+            # No answer at all is worth a warning in the log file; other failures are
+            # already reported where they happened.
+            level = logging.WARNING if isinstance(exc, LLMNoAnswer) else logging.INFO
+            _logger.log(level, "turn failed: %s", exc, extra={"error": type(exc).__name__})
             raise
         finally:
             log.unbind_turn(bound)
@@ -308,10 +314,15 @@ class Agent:
         if failover is not None:
             yield failover
         reply = state.reply.strip()
+        answered_by = state.answered_by or self.llm.name
+        if not reply:
+            # Never a silent empty reply: the user (and a script) is told.
+            state.reply_parts.clear()  # white space is nothing said
+            self._record_failed_turn(conversation, user_message, state)
+            raise LLMNoAnswer(f"{answered_by} gave an empty reply", provider=answered_by)
         conversation.add_assistant(reply)
         timings.since_start("total")
-        answered_by = state.answered_by or self.llm.name
-        if self.buffer is not None and reply:
+        if self.buffer is not None:
             # Filed under the LLM that wrote it: a fallback's reply never answers
             # for the primary once the primary is back.
             answered = replace(context, llm=answered_by, tool_calls=tuple(state.tool_calls))

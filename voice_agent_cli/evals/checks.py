@@ -51,6 +51,10 @@ def check_turn(turn: EvalTurn, outcome: TurnOutcome) -> list[CheckResult]:
         checks.append(
             _check("heard_matches", found, f"heard {heard!r}, which does not match {pattern!r}")
         )
+    if turn.source is None and outcome.source == "degraded":
+        # No case means to test a reply the LLM never wrote, unless it says so.
+        reason = outcome.notices[-1] if outcome.notices else "the LLM was unreachable"
+        checks.append(_check("source", False, f"answered in degraded mode ({reason})"))
     if turn.source is not None:
         checks.append(
             _check(
