@@ -139,6 +139,8 @@ def test_rules_call_vas_own_tools(
         ("What colour do you get when you mix blue and yellow?", "rule: no tool needed"),
         ("How many hearts does an octopus have?", "rule: no tool needed"),
         ("Tell me a joke", "rule: no tool needed"),
+        ("How are you doing today?", "rule: chit-chat"),
+        ("Good morning!", "rule: chit-chat"),
         ("How do you say thank you in Spanish?", "rule: translation"),
         ("Translate good morning into French", "rule: translation"),
         ("What's the weather like in London?", "rule: live data va cannot know"),
@@ -254,3 +256,20 @@ async def test_without_a_router_the_model_decides_every_time() -> None:
     done = await agent.reply("Who wrote Hamlet?")
     assert llm.requests[0].allow_tools
     assert done.details["tool_decisions"] == [{"tool": None, "arguments": {}, "why": "model"}]
+
+
+def test_the_models_argument_step_sees_the_exchange_a_follow_up_refers_to() -> None:
+    from voice_agent_cli.core.messages import ChatMessage
+    from voice_agent_cli.llm.local import _argument_messages, _previous_exchange
+
+    history = [
+        ChatMessage(role="user", content="What is 12 times 7?"),
+        ChatMessage(role="assistant", content="It is 84."),
+        ChatMessage(role="user", content="And what is that divided by 2?"),
+    ]
+    before = _previous_exchange(history)
+    assert before == "user: What is 12 times 7?\nassistant: It is 84."
+    system, user = _argument_messages(va_tools()[1], history[-1].content, before)
+    assert system["content"].endswith(before)
+    assert user == {"role": "user", "content": "And what is that divided by 2?"}
+    assert _previous_exchange(history[:1]) == ""

@@ -10,7 +10,7 @@ needs no tool at all. So, for each user turn::
          ─► time/date (in X)? ───► now(timezone)            "rule: time in a place"
          ─► save/read/find notes? ► add_note / list_notes / search_notes / delete_note
          ─► weather, news, prices? ► no tool, with a hint:  "rule: live data va cannot know"
-         ─► translation?  ───────► no tool                  "rule: translation"
+         ─► chit-chat, translation? ► no tool                "rule: chit-chat" ...
          ─► no tool sign at all ─► no tool                  "rule: no tool needed"
          ─► anything else ───────► None: the model decides ("model")
 
@@ -86,6 +86,8 @@ class ToolRouter:
             decision = rule(text, plain, by_short)
             if decision is not None:
                 return decision
+        if _CHIT_CHAT.match(plain):
+            return ToolDecision(None, "rule: chit-chat")
         if _LIVE_DATA.search(plain):
             return ToolDecision(None, "rule: live data va cannot know", hint=NO_LIVE_DATA)
         if _TRANSLATION.search(plain):
@@ -207,6 +209,11 @@ _LIVE_DATA = re.compile(
     r"price of (?:bitcoin|gold|oil|a share)|bitcoin|crypto|exchange rate|lottery|"
     r"winning numbers|score of (?:the|last|yesterday)|who won (?:last night|yesterday)|"
     r"traffic (?:now|today|like))\b"
+)
+_CHIT_CHAT = re.compile(
+    r"^(?:hi|hello|hey|good (?:morning|afternoon|evening|night)|how are you|how's it going|"
+    r"how are things|what's up|thanks|thank you|bye|goodbye|nice to meet you|"
+    r"i'm (?:feeling|so|a bit|really)|i am (?:feeling|so|a bit|really))\b"
 )
 _TRANSLATION = re.compile(
     r"\btranslat|\bhow (?:do|would) you say\b|\bin (?:spanish|french|german|italian|"

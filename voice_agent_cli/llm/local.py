@@ -191,7 +191,9 @@ class LocalLLM(LLM):
         arguments: dict[str, Any] = {}
         if tool.parameters.get("properties"):
             arguments = await self._constrained(
-                _argument_messages(tool, request_text), tool.parameters, max_tokens=256
+                _argument_messages(tool, request_text, _previous_exchange(request.messages)),
+                tool.parameters,
+                max_tokens=256,
             )
         return ToolCall(id=f"call_{uuid.uuid4().hex[:12]}", name=tool.name, arguments=arguments)
 
@@ -354,9 +356,19 @@ def _choice_messages(tools: Sequence[ToolSpec], request: str) -> list[dict[str, 
     return messages
 
 
-def _argument_messages(tool: ToolSpec, request: str) -> list[dict[str, str]]:
+def _argument_messages(tool: ToolSpec, request: str, before: str = "") -> list[dict[str, str]]:
     system = (
         f"Write the JSON arguments for calling the tool {tool.name} ({tool.description}) "
         f"to serve the user's request. Arguments schema: {json.dumps(tool.parameters)}"
     )
+    if before:
+        # A follow-up ("and what is that divided by 2?") names what came before.
+        system += f"\nThe conversation just before the request:\n{before}"
     return [{"role": "system", "content": system}, {"role": "user", "content": request}]
+
+
+def _previous_exchange(messages: Sequence[ChatMessage]) -> str:
+    """The user message and reply before the latest request, as two lines ("" if none)."""
+    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
+    earlier = [m for m in messages[:last_user] if m.role in ("user", "assistant") and m.content]
+    return "\n".join(f"{m.role}: {m.content}" for m in earlier[-2:])
