@@ -31,6 +31,18 @@ def fake_gemini(gemini_server: FakeGemini, monkeypatch: pytest.MonkeyPatch) -> F
     return gemini_server
 
 
+@pytest.fixture
+def gemini_env(fake_gemini: FakeGemini) -> dict[str, str]:
+    """The environment of a ``va`` command on the fake server, with no failover."""
+    return {
+        "GEMINI_API_KEY": TEST_KEY,
+        "GOOGLE_GEMINI_BASE_URL": fake_gemini.base_url,
+        "NO_PROXY": "127.0.0.1,localhost",
+        # Tests of Gemini's own failures: no failover to the local model.
+        "VA_RESILIENCE__FALLBACK": "[]",
+    }
+
+
 async def _no_sleep(seconds: float) -> None:
     return None
 

@@ -13,17 +13,6 @@ from voice_agent_cli.testing import fake_gemini as script
 from voice_agent_cli.testing.fake_gemini import FakeGemini
 
 
-@pytest.fixture
-def gemini_env(fake_gemini: FakeGemini) -> dict[str, str]:
-    return {
-        "GEMINI_API_KEY": TEST_KEY,
-        "GOOGLE_GEMINI_BASE_URL": fake_gemini.base_url,
-        "NO_PROXY": "127.0.0.1,localhost",
-        # These tests are about Gemini's own failures: no failover to the local model.
-        "VA_RESILIENCE__FALLBACK": "[]",
-    }
-
-
 def test_a_key_in_the_environment_selects_gemini(
     fake_gemini: FakeGemini, gemini_env: dict[str, str]
 ) -> None:

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import run_va
-from tests.gemini_fixtures import TEST_KEY
 from voice_agent_cli.config import Settings, load_settings
 from voice_agent_cli.errors import LLMBadRequest, LLMServerError, UsageError
 from voice_agent_cli.evals import EvalRunner, TurnOutcome, junit_xml, load_cases
@@ -385,14 +384,8 @@ async def test_an_audio_turn_runs_through_the_voice_loop(
 
 
 @pytest.fixture
-def gemini_env(fake_gemini: FakeGemini) -> dict[str, str]:
-    return {
-        "GEMINI_API_KEY": TEST_KEY,
-        "GOOGLE_GEMINI_BASE_URL": fake_gemini.base_url,
-        "NO_PROXY": "127.0.0.1,localhost",
-        "VA_RESILIENCE__FALLBACK": "[]",
-        "VA_MCP__SERVERS__VA__ENABLED": "false",
-    }
+def cli_env(gemini_env: dict[str, str]) -> dict[str, str]:
+    return {**gemini_env, "VA_MCP__SERVERS__VA__ENABLED": "false"}
 
 
 CASES = """
@@ -410,14 +403,14 @@ llm = "gemini"
 
 
 def test_va_eval_runs_on_gemini_with_json_and_junit(
-    tmp_path: Path, fake_gemini: FakeGemini, gemini_env: dict[str, str]
+    tmp_path: Path, fake_gemini: FakeGemini, cli_env: dict[str, str]
 ) -> None:
     cases = write(tmp_path, "cases.toml", CASES)
     fake_gemini.enqueue(script.text("Paris is the capital of France."))
     junit = tmp_path / "out" / "junit.xml"
     junit.parent.mkdir()
     result = run_va(
-        "eval", str(cases), "--llm", "gemini", "--json", "--junit", str(junit), env=gemini_env
+        "eval", str(cases), "--llm", "gemini", "--json", "--junit", str(junit), env=cli_env
     )
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
@@ -432,33 +425,33 @@ def test_va_eval_runs_on_gemini_with_json_and_junit(
 
 
 def test_va_eval_exits_1_on_a_failure_unless_above_min_pass(
-    tmp_path: Path, fake_gemini: FakeGemini, gemini_env: dict[str, str]
+    tmp_path: Path, fake_gemini: FakeGemini, cli_env: dict[str, str]
 ) -> None:
     cases = write(tmp_path, "cases.toml", CASES)
     fake_gemini.enqueue(script.text("Lyon."))
-    failed = run_va("eval", str(cases), "--llm", "gemini", env=gemini_env)
+    failed = run_va("eval", str(cases), "--llm", "gemini", env=cli_env)
     assert failed.exit_code == 1
     assert "capital" in failed.stdout and "FAIL" in failed.stdout
     assert "1/2 cases passed (50.0 %)" in failed.stdout
     assert "va: 1 of 2 eval cases failed (50.0 % passed)" in failed.stderr
     fake_gemini.enqueue(script.text("Lyon."))
-    lenient = run_va("eval", str(cases), "--llm", "gemini", "--min-pass", "50", env=gemini_env)
+    lenient = run_va("eval", str(cases), "--llm", "gemini", "--min-pass", "50", env=cli_env)
     assert lenient.exit_code == 0, lenient.stderr
     fake_gemini.enqueue(script.text("Lyon."))
-    strict = run_va("eval", str(cases), "--llm", "gemini", "--min-pass", "0.9", env=gemini_env)
+    strict = run_va("eval", str(cases), "--llm", "gemini", "--min-pass", "0.9", env=cli_env)
     assert strict.exit_code == 1
     assert "90 % required" in strict.stderr
 
 
 def test_va_eval_selects_cases_and_refuses_bad_files(
-    tmp_path: Path, fake_gemini: FakeGemini, gemini_env: dict[str, str]
+    tmp_path: Path, fake_gemini: FakeGemini, cli_env: dict[str, str]
 ) -> None:
     cases = write(tmp_path, "cases.toml", CASES)
-    only = run_va("eval", str(cases), "--llm", "gemini", "-k", "echo", "--json", env=gemini_env)
+    only = run_va("eval", str(cases), "--llm", "gemini", "-k", "echo", "--json", env=cli_env)
     assert only.exit_code == 0, only.stderr
     assert [r["case"] for r in json.loads(only.stdout)["results"]] == ["echo"]
     bad = write(tmp_path, "bad.toml", "[[case]]\nname = 'x'\n")
-    refused = run_va("eval", str(bad), env=gemini_env)
+    refused = run_va("eval", str(bad), env=cli_env)
     assert refused.exit_code == 2
     assert "bad.toml: case 'x'" in refused.stderr
-    assert run_va("eval", str(tmp_path / "nope.toml"), env=gemini_env).exit_code == 2
+    assert run_va("eval", str(tmp_path / "nope.toml"), env=cli_env).exit_code == 2

@@ -95,31 +95,25 @@ async def test_an_empty_reply_from_any_llm_fails_the_turn_and_is_forgotten() -> 
 
 
 @pytest.fixture
-def gemini_env(fake_gemini: FakeGemini) -> dict[str, str]:
-    return {
-        "GEMINI_API_KEY": TEST_KEY,
-        "GOOGLE_GEMINI_BASE_URL": fake_gemini.base_url,
-        "NO_PROXY": "127.0.0.1,localhost",
-        "VA_RESILIENCE__FALLBACK": "[]",
-        "VA_LLM__MAX_RETRIES": "0",
-    }
+def cli_env(gemini_env: dict[str, str]) -> dict[str, str]:
+    return {**gemini_env, "VA_LLM__MAX_RETRIES": "0"}
 
 
 def test_va_chat_says_a_blocked_answer_was_blocked_and_exits_5(
-    fake_gemini: FakeGemini, gemini_env: dict[str, str]
+    fake_gemini: FakeGemini, cli_env: dict[str, str]
 ) -> None:
     fake_gemini.enqueue(script.blocked("SAFETY"))
-    result = run_va("chat", "-m", "something the filter refuses", env=gemini_env)
+    result = run_va("chat", "-m", "something the filter refuses", env=cli_env)
     assert result.exit_code == EXIT_NO_ANSWER == 5
     assert result.stdout == ""
     assert "va: Gemini blocked the request (SAFETY)" in result.stderr
 
 
 def test_va_chat_json_reports_a_blocked_answer_as_one_object(
-    fake_gemini: FakeGemini, gemini_env: dict[str, str]
+    fake_gemini: FakeGemini, cli_env: dict[str, str]
 ) -> None:
     fake_gemini.enqueue(script.no_answer("RECITATION"))
-    result = run_va("chat", "--json", "-m", "recite a song", env=gemini_env)
+    result = run_va("chat", "--json", "-m", "recite a song", env=cli_env)
     assert result.exit_code == 5
     (turn,) = json_lines(result.stdout)
     assert turn["reply"] == "" and turn["user"] == "recite a song"
@@ -133,10 +127,10 @@ def test_va_chat_json_reports_a_blocked_answer_as_one_object(
 
 
 def test_a_stream_that_drops_mid_reply_still_prints_one_json_object(
-    fake_gemini: FakeGemini, gemini_env: dict[str, str]
+    fake_gemini: FakeGemini, cli_env: dict[str, str]
 ) -> None:
     fake_gemini.enqueue(script.drop("The answer begins here and then", after_chunks=2, chunks=4))
-    result = run_va("chat", "--json", "-m", "tell me", env=gemini_env)
+    result = run_va("chat", "--json", "-m", "tell me", env=cli_env)
     assert result.exit_code == 1
     (turn,) = json_lines(result.stdout)
     assert turn["reply"] == "The answer begins here and then"[: len(turn["reply"])]
@@ -146,10 +140,10 @@ def test_a_stream_that_drops_mid_reply_still_prints_one_json_object(
 
 
 def test_text_mode_ends_the_partial_line_before_the_error(
-    fake_gemini: FakeGemini, gemini_env: dict[str, str]
+    fake_gemini: FakeGemini, cli_env: dict[str, str]
 ) -> None:
     fake_gemini.enqueue(script.text("Half an answer", finish_reason="SAFETY"))
-    result = run_va("chat", "-m", "go on", env=gemini_env)
+    result = run_va("chat", "-m", "go on", env=cli_env)
     assert result.exit_code == 5
     assert result.stdout == "Half an answer\n"
     assert "va: Gemini stopped its reply (SAFETY)" in result.stderr

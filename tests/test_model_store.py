@@ -79,7 +79,7 @@ def test_a_model_is_chosen_by_name_by_path_or_by_default(tmp_path: Path) -> None
 def test_profiles_and_the_environment_name_the_model(tmp_path: Path) -> None:
     profile = tmp_path / "p.toml"
     profile.write_text('[local]\nmodel = "qwen2.5-coder-1.5b"\n')
-    assert load_settings(profile).profile.local.model == "qwen2.5-coder-1.5b"
+    assert load_settings(profile, environ={}).profile.local.model == "qwen2.5-coder-1.5b"
     env = {"VA_LOCAL_MODEL": "qwen2.5-coder-0.5b"}
     assert load_settings(profile, environ=env).profile.local.model == "qwen2.5-coder-0.5b"
     with pytest.raises(ConfigError, match=r"local\.model.*unknown local model 'gpt-9'"):

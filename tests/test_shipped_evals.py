@@ -19,7 +19,10 @@ MIN_PASS = 0.95
 
 
 @pytest.mark.slow
-def test_the_default_model_passes_the_shipped_evals(tmp_path: Path) -> None:
+def test_the_default_model_passes_the_shipped_evals(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VA_LOCAL_MODEL")  # the suite's small model: here, the default
     junit = tmp_path / "evals.xml"
     result = run_va_process(
         "eval",

@@ -511,11 +511,8 @@ class Agent:
             if decision.call is None:
                 model_may_call = False  # the rule says: answer directly
             else:
-                ruled = [decision.call]
-                conversation.add_assistant("", tool_calls=ruled)
-                state.tool_calls.extend(ruled)
                 async with aclosing(
-                    self._run_tools(ruled, conversation, timings, state.user)
+                    self._tool_step([decision.call], "", conversation, timings, state)
                 ) as results:
                     async for event in results:
                         yield event
@@ -549,14 +546,27 @@ class Agent:
             # The model's words before a tool call are part of the history, not the reply.
             if step_text:
                 del state.reply_parts[-len(step_text) :]
-            conversation.add_assistant("".join(step_text), tool_calls=calls)
-            state.tool_calls.extend(calls)
             async with aclosing(
-                self._run_tools(calls, conversation, timings, state.user)
+                self._tool_step(calls, "".join(step_text), conversation, timings, state)
             ) as results:
                 async for event in results:
                     yield event
         yield Notice("stopped calling tools: the step limit was reached", level="warning")
+
+    async def _tool_step(
+        self,
+        calls: list[ToolCall],
+        said: str,
+        conversation: Conversation,
+        timings: TurnTimings,
+        state: _TurnState,
+    ) -> AsyncGenerator[TurnEvent, None]:
+        """Record one step's calls (a rule's or the LLM's) in the history, then run them."""
+        conversation.add_assistant(said, tool_calls=calls)
+        state.tool_calls.extend(calls)
+        async with aclosing(self._run_tools(calls, conversation, timings, state.user)) as results:
+            async for event in results:
+                yield event
 
     def _route(self, conversation: Conversation, specs: Sequence[ToolSpec]) -> ToolDecision | None:
         """The rules' tool decision for the latest user message, or ``None`` (the LLM decides)."""

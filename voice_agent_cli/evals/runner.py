@@ -141,29 +141,14 @@ class EvalRunner:
 
     async def _say(self, agent: Agent, audio: Path, outcome: TurnOutcome) -> str:
         """Feed ``audio`` through the voice loop in real time; return what the STT heard."""
-        from voice_agent_cli.speech.build import voice_options
-        from voice_agent_cli.speech.files import FileSink, FileSource
+        from voice_agent_cli.speech.audio import read_audio
+        from voice_agent_cli.speech.build import spoken_turn
 
         stt, tts = await self._speech_engines()
-        profile = self.settings.profile
-        gap_s = profile.vad.end_of_turn_silence_ms / 1000 + 0.6
-        source = FileSource.from_files([audio], lead_s=0.3, gap_s=gap_s, pace=True)
-        from voice_agent_cli.speech.pipeline import VoiceSession
-
-        session = VoiceSession(
-            agent,
-            source,
-            FileSink(None),
-            stt=stt,
-            tts=tts,
-            options=voice_options(profile, echo="off"),
-        )
-        turns = await session.run()
-        if len(turns) != 1:
-            raise VAError(f"{audio.name}: the voice loop heard {len(turns)} turns, expected one")
+        turn = await spoken_turn(agent, read_audio(audio), self.settings.profile, stt, tts)
         # The voice stages (e2e_latency, tts_ttfb, ...) join the core's timings.
-        outcome.timings.update(turns[0].timings)
-        return turns[0].user
+        outcome.timings.update(turn.timings)
+        return turn.user
 
     async def _speech_engines(self) -> tuple[SpeechToText, TextToSpeech]:
         if self._engines is None:

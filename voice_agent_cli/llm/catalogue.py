@@ -69,8 +69,9 @@ QWEN_CODER_15B = CatalogueModel(
 
 MODELS: dict[str, CatalogueModel] = {m.name: m for m in (QWEN_CODER_05B, QWEN_CODER_15B)}
 
-#: The model that answers when a profile names none (see docs/models.md for the choice).
-DEFAULT_MODEL = QWEN_CODER_05B.name
+#: The model that answers when a profile names none: the one that answers best within
+#: the voice loop's 1.2 s budget on 2 cores (docs/models.md has the measurements).
+DEFAULT_MODEL = QWEN_CODER_15B.name
 
 
 @dataclass(frozen=True)
