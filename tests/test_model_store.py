@@ -164,3 +164,32 @@ def test_two_processes_assembling_at_once_join_the_chunks_once(
     assert outputs[0]["path"] == outputs[1]["path"]
     assert sorted(o["joined"] for o in outputs) == [False, True]
     assert Path(outputs[0]["path"]).read_bytes() == b"".join(CHUNKS)
+
+
+def test_a_terminal_shows_a_progress_bar_while_a_model_is_joined() -> None:
+    import io
+
+    from rich.console import Console
+
+    from voice_agent_cli.cli.common import _AssemblyBar
+
+    class Spinner:
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        def stop(self) -> None:
+            self.calls.append("stop")
+
+        def start(self) -> None:
+            self.calls.append("start")
+
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=100)
+    spinner = Spinner()
+    bar = _AssemblyBar(console, spinner)
+    for done in (100_000_000, 600_000_000, 1_117_320_768):
+        bar.update(done, 1_117_320_768)
+    assert spinner.calls == ["stop", "start"]  # the spinner gives way, then comes back
+    shown = screen.getvalue()
+    assert "Assembling the model (once per machine)" in shown
+    assert "1.1/1.1 GB" in shown
