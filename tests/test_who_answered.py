@@ -163,3 +163,28 @@ def test_va_chat_names_the_embedded_model_when_it_answers_for_gemini(
         "local:qwen2.5-coder-0.5b",
         "gemini:gemini-2.0-flash",
     ]
+
+
+async def test_a_cached_reply_said_in_degraded_mode_names_the_llm_that_wrote_it() -> None:
+    from voice_agent_cli.errors import LLMServerError
+
+    llm = FakeLLM(["Lima is the capital of Peru.", LLMServerError("503"), LLMServerError("503")])
+    settings = load_settings("default", {"llm.max_retries": 0})
+    buffer = build_buffer(settings)
+    agent = Agent(llm, agent_options(settings), buffer=buffer)
+    follow_up = "And what about Peru?"  # keyed on the history: no plain cache hit later
+    try:
+        first = await agent.reply(follow_up)
+        # The LLM is down now: the same words are answered from the cache, in degraded mode.
+        down = await agent.reply(follow_up)
+        other = await agent.reply("Who painted the Mona Lisa?")
+    finally:
+        assert buffer is not None
+        await buffer.aclose()
+    assert first.llm == "fake:scripted"
+    assert (down.source, down.reply, down.llm) == (
+        "degraded",
+        "Lima is the capital of Peru.",
+        "fake:scripted",
+    )
+    assert (other.source, other.llm) == ("degraded", None)  # the notice: no LLM wrote it

@@ -446,11 +446,12 @@ class Agent:
             self.degraded = True
             yield Notice(f"degraded mode: {cause}", level="warning")
         reply = self.options.degraded_reply
+        written_by = None  # the notice: no LLM wrote it
         if self.buffer is not None:
             # Any cached answer to these very words beats no answer at all.
             hit = await self.buffer.lookup(replace(context, history=()))
             if hit is not None:
-                reply = hit.reply
+                reply, written_by = hit.reply, hit.llm
         yield TextDelta(reply)
         timings.since_start("total")
         yield TurnCompleted(
@@ -459,7 +460,7 @@ class Agent:
             reply,
             "degraded",
             timings.as_dict(),
-            llm=None,
+            llm=written_by,
             details={"error": str(cause), "exit_code": getattr(cause, "exit_code", 1)},
         )
 
