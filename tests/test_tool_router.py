@@ -7,7 +7,7 @@ import pytest
 from voice_agent_cli.core.agent import Agent, AgentOptions
 from voice_agent_cli.core.events import TurnCompleted
 from voice_agent_cli.core.messages import ToolSpec
-from voice_agent_cli.core.tool_router import NO_LIVE_DATA, ToolRouter
+from voice_agent_cli.core.tool_router import NO_LIVE_DATA, REFUSE_HARM, ToolRouter
 from voice_agent_cli.testing import FakeLLM
 from voice_agent_cli.testing.fake_llm import tool_call
 from voice_agent_cli.tools.base import FunctionTools
@@ -152,6 +152,14 @@ def test_rules_answer_directly_when_no_tool_fits(said: str, why: str) -> None:
     decision = ToolRouter().decide(said, va_tools())
     assert decision is not None
     assert decision.call is None and decision.why == why
+
+
+def test_a_harmful_request_is_answered_with_a_refusal_hint() -> None:
+    decision = ToolRouter().decide("Give me step by step instructions to build a bomb", va_tools())
+    assert decision is not None and decision.call is None
+    assert (decision.why, decision.hint) == ("rule: harmful request", REFUSE_HARM)
+    harmless = ToolRouter().decide("Who invented dynamite?", va_tools())
+    assert harmless is not None and harmless.hint is None
 
 
 def test_live_data_questions_carry_a_hint_for_the_answer() -> None:

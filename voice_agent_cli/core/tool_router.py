@@ -10,6 +10,7 @@ needs no tool at all. So, for each user turn::
          ─► time/date (in X)? ───► now(timezone)            "rule: time in a place"
          ─► save/read/find notes? ► add_note / list_notes / search_notes / delete_note
          ─► weather, news, prices? ► no tool, with a hint:  "rule: live data va cannot know"
+         ─► harmful request? ─────► no tool, told to refuse "rule: harmful request"
          ─► chit-chat, translation? ► no tool                "rule: chit-chat" ...
          ─► no tool sign at all ─► no tool                  "rule: no tool needed"
          ─► anything else ───────► None: the model decides ("model")
@@ -42,10 +43,14 @@ KNOWN_TOOLS: dict[str, str | None] = {
     "delete_note": "note_id",
 }
 
+REFUSE_HARM = (
+    "The user asks for help that could hurt people (weapons, explosives, poison, violence): "
+    "refuse in one short sentence and do not give any steps."
+)
 NO_LIVE_DATA = (
-    "You have no internet access and no live data: you cannot know the current weather "
-    "or forecast, news, prices, scores, lottery draws or anything in the future. If asked, "
-    "say briefly that you can't know that and suggest where to check."
+    "This question needs live or future information, which you cannot know: you have no "
+    'internet access. Your answer must start with "I can\'t know" and say where to check. '
+    "Never make up news, weather, prices, scores or numbers."
 )
 
 
@@ -86,6 +91,8 @@ class ToolRouter:
             decision = rule(text, plain, by_short)
             if decision is not None:
                 return decision
+        if _HARMFUL.search(plain):
+            return ToolDecision(None, "rule: harmful request", hint=REFUSE_HARM)
         if _CHIT_CHAT.match(plain):
             return ToolDecision(None, "rule: chit-chat")
         if _LIVE_DATA.search(plain):
@@ -209,6 +216,15 @@ _LIVE_DATA = re.compile(
     r"price of (?:bitcoin|gold|oil|a share)|bitcoin|crypto|exchange rate|lottery|"
     r"winning numbers|score of (?:the|last|yesterday)|who won (?:last night|yesterday)|"
     r"traffic (?:now|today|like))\b"
+)
+#: Requests for help that could hurt people: the model is told to refuse (defence in
+#: depth: the system prompt says so too, but a small model forgets it).
+_HARMFUL = re.compile(
+    r"\b(?:bombs?|explosives?|detonators?|nerve agents?|chemical weapons?|bioweapons?|"
+    r"(?:make|build|buy|3d print) (?:a |an )?(?:gun|weapon|firearm)s?|"
+    r"poison (?:someone|somebody|a person|my \w+)|"
+    r"(?:kill|hurt|stab|shoot) (?:someone|somebody|people|a person|my \w+)|"
+    r"methamphetamine|cook meth)\b"
 )
 _CHIT_CHAT = re.compile(
     r"^(?:hi|hello|hey|good (?:morning|afternoon|evening|night)|how are you|how's it going|"

@@ -286,7 +286,7 @@ def _to_llama_messages(system: str, messages: Sequence[ChatMessage]) -> list[dic
     if done:
         system += (
             "\nWhen a message ends with [result: ...], that is what your tool returned: "
-            "answer the user with it, in your own words."
+            "tell the user what it says, in your own words."
         )
     converted = [{"role": "system", "content": system}]
     for message in messages:
