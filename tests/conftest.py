@@ -2,7 +2,8 @@
 
 Model files are assembled once into a shared directory (VA_MODELS_DIR) so that
 tests do not each rebuild a several-hundred-MB file; loaded models are shared
-per session through session-scoped fixtures.
+per session through session-scoped fixtures. Tests run the small embedded model
+(VA_LOCAL_MODEL) unless they ask for another.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ _SCRUBBED = (
 )
 
 
+#: The embedded model of the tests that need one but not the default one.
+SUITE_MODEL = "qwen2.5-coder-0.5b"
+
+
 def _shared_models_dir() -> Path:
     configured = os.environ.get("VA_TEST_MODELS_DIR")
     if configured:
@@ -50,6 +55,9 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     home = tmp_path / "va-home"
     monkeypatch.setenv("VA_HOME", str(home))
     monkeypatch.setenv("VA_MODELS_DIR", str(_shared_models_dir()))
+    # Tests that only need *an* embedded model use the small, fast one; the default
+    # (qwen2.5-coder-1.5b) is exercised by the shipped evals (test_shipped_evals.py).
+    monkeypatch.setenv("VA_LOCAL_MODEL", SUITE_MODEL)
     yield home
 
 

@@ -14,7 +14,7 @@ from voice_agent_cli.core.events import (
     ToolCallStarted,
     TurnCompleted,
 )
-from voice_agent_cli.errors import LLMAuthError, LLMError, LLMServerError
+from voice_agent_cli.errors import LLMAuthError, LLMError, LLMNoAnswer, LLMServerError
 from voice_agent_cli.llm.base import TextChunk
 from voice_agent_cli.resilience import RetryPolicy
 from voice_agent_cli.testing import FakeLLM
@@ -87,7 +87,11 @@ async def test_tool_calls_run_and_their_results_go_back_to_the_llm() -> None:
 async def test_tool_steps_are_bounded() -> None:
     looping = FakeLLM(responder=lambda request: [tool_call("get_time")])
     agent = Agent(looping, AgentOptions(system_prompt="s", max_tool_steps=2), tools=clock_tools())
-    events = await events_of(agent, "loop forever")
+    events: list[object] = []
+    # A model that never answers in text leaves no reply: the turn says so, not silence.
+    with pytest.raises(LLMNoAnswer, match="gave an empty reply"):
+        async for event in agent.run_turn("loop forever"):
+            events.append(event)
     assert sum(isinstance(e, ToolCallStarted) for e in events) == 2
     assert any(isinstance(e, Notice) and "step limit" in e.message for e in events)
     # the last request offers no tool use, so a real model must answer in text

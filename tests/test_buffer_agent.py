@@ -46,7 +46,7 @@ async def test_a_second_identical_question_is_served_from_the_cache_without_the_
     assert isinstance(completed, TurnCompleted)
     assert completed.source == "cache"
     assert completed.reply == "Paris is the capital of France."
-    assert completed.llm is None
+    assert completed.llm == first.llm  # who wrote the cached reply
     assert [e.text for e in events if isinstance(e, TextDelta)] == [completed.reply]
     assert len(llm.requests) == 1
     # The cached answer is part of the conversation like any other.

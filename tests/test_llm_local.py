@@ -13,8 +13,9 @@ from voice_agent_cli.core.events import TextDelta, ToolCallFinished, TurnComplet
 from voice_agent_cli.core.messages import ChatMessage, ToolSpec
 from voice_agent_cli.errors import ModelUnavailable
 from voice_agent_cli.llm.base import LLMRequest, TextChunk
+from voice_agent_cli.llm.catalogue import QWEN_CODER_05B
 from voice_agent_cli.llm.local import LocalLLM
-from voice_agent_cli.llm.model_files import QWEN_05B, ChunkedModel, assemble
+from voice_agent_cli.llm.model_files import ChunkedModel, assemble
 from voice_agent_cli.tools.base import FunctionTools
 
 pytestmark = pytest.mark.slow
@@ -23,15 +24,15 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 async def local_llm() -> AsyncIterator[LocalLLM]:
     # llama.cpp models are cached per process: only the first test pays the load.
-    llm = LocalLLM(n_ctx=2048)
+    llm = LocalLLM(model="qwen2.5-coder-0.5b", n_ctx=2048)
     await llm.start()
     yield llm
     await llm.aclose()
 
 
 def test_the_bundled_model_assembles_with_the_right_checksum() -> None:
-    path = assemble(QWEN_05B)
-    assert path.stat().st_size == QWEN_05B.size
+    path = assemble(QWEN_CODER_05B.file)
+    assert path.stat().st_size == QWEN_CODER_05B.file.size
     assert path.name.endswith(".gguf")
 
 
@@ -61,7 +62,7 @@ def test_a_missing_model_package_is_a_clear_error() -> None:
 
 
 async def test_a_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
-    llm = LocalLLM(model_path=tmp_path / "nope.gguf")
+    llm = LocalLLM(model=tmp_path / "nope.gguf")
     with pytest.raises(ModelUnavailable, match="not found"):
         await llm.start()
 

@@ -80,7 +80,7 @@ ENV_ALIASES: dict[str, str] = {
     "VA_LLM": "llm.provider",
     "VA_GEMINI_MODEL": "gemini.model",
     "VA_SYSTEM_PROMPT": "llm.system_prompt",
-    "VA_LOCAL_MODEL": "local.model_path",
+    "VA_LOCAL_MODEL": "local.model",
     "VA_REDIS_URL": "cache.redis_url",
     "VA_LOG_LEVEL": "observability.log_level",
     "VA_LOG_FORMAT": "observability.log_format",
@@ -243,7 +243,8 @@ def _validate(data: dict[str, Any], origin: str) -> Profile:
         key = ".".join(str(part) for part in first["loc"]) or "(top level)"
         if first["type"] == "extra_forbidden":
             raise ConfigError(f"{origin}: unknown key {key!r}") from None
-        raise ConfigError(f"{origin}: bad value for {key!r}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{origin}: bad value for {key!r}: {message}") from None
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:

@@ -14,6 +14,7 @@ Exit codes (documented in the README):
 2     usage or bad input (bad flag, bad profile, bad audio file)
 3     a dependency is unavailable (no network, no audio device)
 4     ``va bench``: a latency budget was missed
+5     the LLM gave no answer: blocked by its safety filters, or empty
 130   interrupted (Ctrl-C)
 ====  =========================================================
 """
@@ -25,6 +26,7 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
 EXIT_BUDGET_MISSED = 4
+EXIT_NO_ANSWER = 5
 EXIT_INTERRUPTED = 130
 
 
@@ -36,6 +38,8 @@ class VAError(Exception):
     """
 
     exit_code: int = EXIT_FAILURE
+    #: The agent turn the error ended, when it ended one (for ``--json`` and logs).
+    turn_id: str | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -125,6 +129,17 @@ class LLMTimeout(LLMError):
     retryable = True
 
 
+class LLMNoAnswer(LLMError):
+    """The LLM answered with nothing: its safety filters blocked the prompt or the reply
+    (``reason``: SAFETY, RECITATION, OTHER, ...), or the reply was empty."""
+
+    exit_code = EXIT_NO_ANSWER
+
+    def __init__(self, message: str, *, provider: str = "llm", reason: str = "EMPTY") -> None:
+        super().__init__(message, provider=provider)
+        self.reason = reason
+
+
 class LLMConnectionError(LLMError):
     """The provider could not be reached at all."""
 
@@ -202,3 +217,7 @@ class BudgetMissed(VAError):
     """A ``va bench`` percentile is over its budget."""
 
     exit_code = EXIT_BUDGET_MISSED
+
+
+class EvalFailed(VAError):
+    """``va eval``: cases failed (or the pass rate is below ``--min-pass``)."""

@@ -1,8 +1,11 @@
-"""Where va keeps its state: one user directory, ``VA_HOME``.
+"""Where va keeps its state: one user directory, ``VA_HOME``, and one model store.
 
-Everything va stores (assembled model files, the reply cache, logs, notes)
-lives under it. Nothing is ever downloaded: model files are only assembled
-from the chunks that the installed PyPI packages carry.
+Everything va stores for a user (the reply cache, logs, notes, sessions)
+lives under ``VA_HOME``. Assembled model files live apart, in one store per
+user and machine (:func:`models_dir`), so that several homes (tests, evals,
+profiles) share one copy of a gigabyte-sized model. Nothing is ever
+downloaded: model files are only assembled from the chunks that the installed
+PyPI packages carry.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO, cast
 
-from platformdirs import user_data_path
+from platformdirs import user_cache_path, user_data_path
 
 
 def va_home() -> Path:
@@ -24,13 +27,15 @@ def va_home() -> Path:
 
 
 def models_dir() -> Path:
-    """Where assembled model files live: ``$VA_MODELS_DIR`` or ``VA_HOME/models``.
+    """The shared model store: ``$VA_MODELS_DIR``, or the platform's user cache dir.
 
-    Kept apart from ``VA_HOME`` so that tests (which give every test its own
-    home) share one assembled copy of a several-hundred-MB model.
+    Not under ``VA_HOME``: every home of the user (a test's, an eval run's, a
+    second profile's) reuses the one assembled copy, e.g. ``~/.cache/va/models``.
     """
     configured = os.environ.get("VA_MODELS_DIR")
-    return Path(configured).expanduser() if configured else va_home() / "models"
+    if configured:
+        return Path(configured).expanduser()
+    return user_cache_path("va", appauthor=False) / "models"
 
 
 #: Directories and files va creates under VA_HOME are its user's alone: they hold

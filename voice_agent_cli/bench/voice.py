@@ -167,27 +167,12 @@ async def _voice_stage(
     result: ScenarioRun,
 ) -> None:
     """Warm-up then measured turns, each a fresh conversation, fed in real time."""
-    from voice_agent_cli.speech.build import voice_options
-    from voice_agent_cli.speech.files import FileSink, FileSource
-    from voice_agent_cli.speech.pipeline import VoiceSession
+    from voice_agent_cli.speech.build import spoken_turn
 
     sources: dict[str, int] = {}
-    gap_s = settings.profile.vad.end_of_turn_silence_ms / 1000 + 0.6
     for index in range(options.warmup + options.iterations):
         agent.reset()
-        source = FileSource([clips[index % len(clips)]], lead_s=0.3, gap_s=gap_s, pace=True)
-        session = VoiceSession(
-            agent,
-            source,
-            FileSink(None),
-            stt=stt,
-            tts=tts,
-            options=voice_options(settings.profile, echo="off"),
-        )
-        turns = await session.run()
-        if len(turns) != 1:
-            raise RuntimeError(f"bench voice: expected one turn, the loop took {len(turns)}")
-        turn = turns[0]
+        turn = await spoken_turn(agent, clips[index % len(clips)], settings.profile, stt, tts)
         sources[str(turn.source)] = sources.get(str(turn.source), 0) + 1
         if index < options.warmup:
             continue

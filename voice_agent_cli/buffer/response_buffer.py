@@ -102,7 +102,7 @@ class ResponseBuffer:
             entry = await self._cached(context, normalized)
             if entry is not None:
                 self._record("cache", started)
-                return BufferHit(entry.reply, "cache")
+                return BufferHit(entry.reply, "cache", llm=entry.llm)
         self._record("miss", started)
         # A miss is followed by an LLM call: the moment to save statistics unnoticed.
         await self._maybe_flush()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from voice_agent_cli import __version__
-from voice_agent_cli.cli import bench, cache, chat, join, talk, token, tools
+from voice_agent_cli.cli import bench, cache, chat, evaluate, join, talk, token, tools
 from voice_agent_cli.cli.errors import VAGroup
 
 app = typer.Typer(
@@ -52,6 +52,7 @@ token.register(app)
 tools.register(app)
 cache.register(app)
 bench.register(app)
+evaluate.register(app)
 
 
 def main() -> None:

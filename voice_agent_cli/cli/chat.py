@@ -29,6 +29,7 @@ from voice_agent_cli.cli.common import (
     print_json,
     stderr_console,
 )
+from voice_agent_cli.errors import LLMNoAnswer, VAError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -239,7 +240,6 @@ class ChatSession:
                     sys.stdout.write("\n")
                     self.err.print("[dim](reply interrupted)[/]")
                 except VAError as exc:
-                    sys.stdout.write("\n")
                     self.err.print(f"[red]va:[/] {exc}")
         finally:
             history.save()
@@ -278,8 +278,9 @@ class ChatSession:
         profile = self.settings.profile
         if self.settings.llm_provider == "gemini":
             return f"gemini:{profile.gemini.model}"
-        path = profile.local.model_path
-        return f"local:{path.name if path else 'qwen2.5-coder-0.5b-instruct'}"
+        from voice_agent_cli.llm.catalogue import resolve_model
+
+        return f"local:{resolve_model(profile.local.model).name}"
 
     def _ensure_agent(self) -> Agent:
         if self._agent is None:
@@ -299,25 +300,34 @@ class ChatSession:
 
     async def _turn(self, text: str, label: str = "") -> None:
         from voice_agent_cli.core.events import TurnCompleted
+        from voice_agent_cli.errors import VAError
 
         agent = self._agent or await self._open_agent()
         self._agent = agent
         renderer = _TurnRenderer(self.json_output, sys.stdout, self.err, label)
-        async for event in agent.run_turn(text):
-            renderer.show(event)
-            if (
-                isinstance(event, TurnCompleted)
-                and event.source == "degraded"
-                and not event.details.get("cached")
-            ):
-                # The degraded notice was said and its cause told on stderr: not an answer.
-                self._count_unanswered(int(event.details.get("exit_code", 1)))
+        try:
+            async for event in agent.run_turn(text):
+                renderer.show(event)
+                if (
+                    isinstance(event, TurnCompleted)
+                    and event.source == "degraded"
+                    and not event.details.get("cached")
+                ):
+                    # The degraded notice was said and its cause told on stderr: not an answer.
+                    self._count_unanswered(int(event.details.get("exit_code", 1)))
+        except VAError as exc:
+            # The error itself is reported by the caller; a script still gets the
+            # turn as one JSON object, with whatever part of the reply was said.
+            renderer.failed(text, exc, agent.llm.answered_by().name)
+            raise
 
     def _failed_turn(self, text: str, exc: VAError) -> None:
-        """Report a turn that failed, in one line, and count it."""
+        """Report a turn that failed, in one line, and count it.
+
+        With ``--json`` the turn's JSON object (partial reply, error) was
+        already printed by the renderer as the turn ended.
+        """
         sys.stdout.flush()
-        if self.json_output:
-            print_json({"user": text, "error": str(exc), "exit_code": exc.exit_code})
         self.err.print(f"va: {exc}", markup=False, highlight=False, soft_wrap=True)
         self._count_unanswered(exc.exit_code)
 
@@ -354,6 +364,33 @@ class _TurnRenderer:
         self.err = err
         self.label = label
         self._started = False
+        #: What was said and called so far, for the JSON object of a turn that fails.
+        self._said: list[str] = []
+        self._tools: list[str] = []
+
+    def failed(self, user: str, error: VAError, llm: str) -> None:
+        """End a turn that failed: a newline after a partial reply, or the JSON object."""
+        if not self.json_output:
+            if self._started:
+                self.out.write("\n")
+                self.out.flush()
+            return
+        print_json(
+            {
+                "turn_id": error.turn_id,
+                "user": user,
+                "reply": "".join(self._said),
+                "source": "llm",
+                "llm": llm,
+                "tool_calls": self._tools,
+                "interrupted": bool(self._said),
+                "timings": {},
+                "error": str(error),
+                "error_type": type(error).__name__,
+                "exit_code": error.exit_code,
+                **({"reason": error.reason} if isinstance(error, LLMNoAnswer) else {}),
+            }
+        )
 
     def show(self, event: TurnEvent) -> None:
         from voice_agent_cli.core.events import (
@@ -383,6 +420,10 @@ class _TurnRenderer:
         elif isinstance(event, Notice):
             self.err.print(f"[yellow]va:[/] {event.message}", soft_wrap=True)
         elif self.json_output:
+            if isinstance(event, TextDelta):
+                self._said.append(event.text)
+            elif isinstance(event, ToolCallStarted):
+                self._tools.append(event.call.name)
             return
         elif isinstance(event, TextDelta):
             if not self._started:

@@ -24,7 +24,10 @@ ProfileOption = typer.Option(
 JsonOption = typer.Option(False, "--json", help="Print JSON for scripts instead of text.")
 LLMOption = typer.Option(None, "--llm", help="LLM provider: local, gemini or auto. Env: VA_LLM.")
 ModelOption = typer.Option(
-    None, "--model", help="Gemini model name, or a GGUF file for the local provider."
+    None,
+    "--model",
+    help="Gemini model name; for the local provider a model name (qwen2.5-coder-0.5b, "
+    "qwen2.5-coder-1.5b) or a GGUF file.",
 )
 SystemOption = typer.Option(None, "--system", help="Replace the system prompt.")
 
@@ -35,14 +38,15 @@ def load(
     """The effective settings for a command (flags > VA_* env > profile > defaults).
 
     ``model`` is the ``--model`` flag: the model of whichever provider ends up
-    answering (a Gemini model name, or a GGUF file for the local model).
+    answering (a Gemini model name; for the local provider a catalogued model's
+    name, such as ``qwen2.5-coder-1.5b``, or a GGUF file).
     """
     from voice_agent_cli.config import load_settings
 
     settings = load_settings(profile, overrides)
     if model is None:
         return settings
-    key = "gemini.model" if settings.llm_provider == "gemini" else "local.model_path"
+    key = "gemini.model" if settings.llm_provider == "gemini" else "local.model"
     return load_settings(profile, {**(overrides or {}), key: model})
 
 
@@ -65,16 +69,62 @@ def print_json(data: object) -> None:
 def loading_status(message: str) -> Iterator[Callable[[int, int], None]]:
     """Show a spinner on a terminal while something loads; silent when not a TTY.
 
-    Yields a ``progress(done, total)`` callback that turns the spinner's text
-    into a percentage (model assembly reports through it).
+    Yields a ``progress(done, total)`` callback for model assembly (the first
+    run on a machine joins a model's chunks): while it reports, the spinner
+    gives way to a progress bar with bytes, speed and time left.
     """
     console = stderr_console()
     if not console.is_terminal:
         yield lambda done, total: None
         return
     with console.status(message) as status:
+        bar = _AssemblyBar(console, status)
+        try:
+            yield bar.update
+        finally:
+            bar.stop()
 
-        def progress(done: int, total: int) -> None:
-            status.update(f"{message} {100 * done // max(total, 1)}%")
 
-        yield progress
+class _AssemblyBar:
+    """The progress bar of a model assembly, shown in place of a spinner while it runs."""
+
+    def __init__(self, console: Console, status: Any) -> None:
+        self.console = console
+        self.status = status
+        self._progress: Any = None
+        self._task: Any = None
+
+    def update(self, done: int, total: int) -> None:
+        if self._progress is None:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
+            # Rich shows one live display at a time: pause the spinner meanwhile.
+            self.status.stop()
+            self._progress = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(
+                "Assembling the model (once per machine)", total=total
+            )
+        self._progress.update(self._task, completed=done, total=total)
+        if done >= total:
+            self.stop()
+            self.status.start()
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None

@@ -7,10 +7,12 @@ that served it and the stage timings.
 
 The flow (each step a seam another module plugs into)::
 
-    buffer lookup ──hit──────────────────────────────────────┐
-        │ miss                                               │
-        ▼                                                    ▼
-    LLM ─► tool calls? ─► tools ─► LLM ... (bounded) ─► reply ─► buffer store
+    buffer lookup ──hit─────────────────────────────────────────────────┐
+        │ miss                                                          │
+        ▼                                                               ▼
+    tool detection: a rule, or the LLM decides ─► tools ─► LLM ... (bounded) ─► reply
+                                                                        │
+                                              buffer store, under the LLM that answered
 
 A consumer that stops reading (barge-in, Ctrl-C) closes the turn: the partial
 reply is kept in the history, marked interrupted.
@@ -43,7 +45,8 @@ from voice_agent_cli.core.events import (
 from voice_agent_cli.core.experts import synthesis_instructions
 from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolResult, ToolSpec
 from voice_agent_cli.core.router import SIMPLE, Route
-from voice_agent_cli.errors import CircuitOpenError, LLMError
+from voice_agent_cli.core.tool_router import ToolDecision, model_decision
+from voice_agent_cli.errors import CircuitOpenError, LLMError, LLMNoAnswer, VAError
 from voice_agent_cli.llm.base import LLM, LLMRequest, TextChunk
 from voice_agent_cli.resilience import Deadline
 from voice_agent_cli.text import clean_text
@@ -52,6 +55,7 @@ from voice_agent_cli.tools.base import ToolProvider
 if TYPE_CHECKING:
     from voice_agent_cli.core.experts import ExpertPanel
     from voice_agent_cli.core.router import ComplexityRouter
+    from voice_agent_cli.core.tool_router import ToolRouter
     from voice_agent_cli.ratelimit import RateLimits
     from voice_agent_cli.resilience import CircuitBreakers
 
@@ -75,10 +79,11 @@ class TurnContext:
 
 @dataclass(frozen=True)
 class BufferHit:
-    """A reply the buffer had ready, and which layer had it."""
+    """A reply the buffer had ready, which layer had it, and the LLM that once wrote it."""
 
     reply: str
     layer: ReplySource
+    llm: str | None = None
 
 
 class ReplyBuffer(Protocol):
@@ -134,6 +139,8 @@ class _TurnState:
     details: dict[str, Any] = field(default_factory=dict)
     #: When the LLM must have answered (``AgentOptions.turn_timeout_s`` from the turn's start).
     deadline: Deadline | None = None
+    #: The provider that really produced the reply (a fallback, when one answered).
+    answered_by: str | None = None
 
     @property
     def reply(self) -> str:
@@ -154,6 +161,7 @@ class Agent:
         experts: ExpertPanel | None = None,
         limits: RateLimits | None = None,
         breakers: CircuitBreakers | None = None,
+        tool_router: ToolRouter | None = None,
     ) -> None:
         self.llm = llm
         self.options = options
@@ -162,6 +170,8 @@ class Agent:
         self.router = router
         self.experts = experts
         self.limits = limits
+        #: Decides by rule which tool a turn needs, before the LLM is asked (None: the LLM).
+        self.tool_router = tool_router
         #: Every circuit breaker of this agent (LLM, MCP servers, experts), for health views.
         self.breakers = breakers
         self.conversation = self.new_conversation()
@@ -230,7 +240,8 @@ class Agent:
             conversation = self.conversation
         # The turn id lives in a context variable from here on, so that every log
         # record and span of this turn, whichever component makes it, carries it.
-        bound = log.bind_turn(log.new_id())
+        turn_id = log.new_id()
+        bound = log.bind_turn(turn_id)
         try:
             # aclosing: a consumer that stops early must close the inner generators
             # now (so the interrupted reply is recorded), not whenever GC gets to them.
@@ -243,8 +254,13 @@ class Agent:
                         observer(event)
                     yield event
         except Exception as exc:
+            if isinstance(exc, VAError) and exc.turn_id is None:
+                exc.turn_id = turn_id  # so that --json can name the turn that failed
             metrics.increment("errors", type=type(exc).__name__)
-            _logger.info("turn failed: %s", exc, extra={"error": type(exc).__name__})
+            # No answer at all is worth a warning in the log file; other failures are
+            # already reported where they happened.
+            level = logging.WARNING if isinstance(exc, LLMNoAnswer) else logging.INFO
+            _logger.log(level, "turn failed: %s", exc, extra={"error": type(exc).__name__})
             raise
         finally:
             log.unbind_turn(bound)
@@ -276,7 +292,7 @@ class Agent:
                 yield TextDelta(hit.reply)
                 timings.since_start("total")
                 yield TurnCompleted(
-                    turn_id, text, hit.reply, hit.layer, timings.as_dict(), llm=None
+                    turn_id, text, hit.reply, hit.layer, timings.as_dict(), llm=hit.llm
                 )
                 return
 
@@ -306,17 +322,26 @@ class Agent:
         if failover is not None:
             yield failover
         reply = state.reply.strip()
+        answered_by = state.answered_by or self.llm.name
+        if not reply:
+            # Never a silent empty reply: the user (and a script) is told.
+            state.reply_parts.clear()  # white space is nothing said
+            self._record_failed_turn(conversation, user_message, state)
+            raise LLMNoAnswer(f"{answered_by} gave an empty reply", provider=answered_by)
         conversation.add_assistant(reply)
         timings.since_start("total")
-        if self.buffer is not None and reply:
-            await self.buffer.store(replace(context, tool_calls=tuple(state.tool_calls)), reply)
+        if self.buffer is not None:
+            # Filed under the LLM that wrote it: a fallback's reply never answers
+            # for the primary once the primary is back.
+            answered = replace(context, llm=answered_by, tool_calls=tuple(state.tool_calls))
+            await self.buffer.store(answered, reply)
         yield TurnCompleted(
             turn_id,
             text,
             reply,
             state.source,
             timings.as_dict(),
-            llm=self.llm.name,
+            llm=answered_by,
             tool_calls=tuple(call.name for call in state.tool_calls),
             details=state.details,
         )
@@ -414,6 +439,7 @@ class Agent:
         draft, _ = await self.llm.complete(
             self._request(conversation, system, (), deadline=state.deadline)
         )
+        state.answered_by = self.llm.answered_by().name
         timings.record("llm_ttft", (time.perf_counter() - llm_started) * 1000)
         with timings.measure("validation"):
             correction = await self.experts.validate(text, draft)
@@ -431,11 +457,12 @@ class Agent:
             yield Notice(f"degraded mode: {cause}", level="warning")
         reply = self.options.degraded_reply
         hit = None
+        written_by = None  # the notice: no LLM wrote it
         if self.buffer is not None:
             # Any cached answer to these very words beats no answer at all.
             hit = await self.buffer.lookup(replace(context, history=()))
             if hit is not None:
-                reply = hit.reply
+                reply, written_by = hit.reply, hit.llm
         yield TextDelta(reply)
         timings.since_start("total")
         yield TurnCompleted(
@@ -444,7 +471,7 @@ class Agent:
             reply,
             "degraded",
             timings.as_dict(),
-            llm=None,
+            llm=written_by,
             details={
                 "error": str(cause),
                 "exit_code": getattr(cause, "exit_code", 1),
@@ -454,9 +481,7 @@ class Agent:
 
     def _failover_notice(self) -> Notice | None:
         """Tell the user once when a fallback provider is answering for the main one."""
-        active = getattr(self.llm, "active", None)
-        if active is None:
-            return None
+        active = self.llm.answered_by()
         if active.name == self.llm.name:
             self._announced_failover = None
             return None
@@ -493,14 +518,32 @@ class Agent:
         system: str | None = None,
         use_tools: bool = True,
     ) -> AsyncGenerator[TurnEvent, None]:
-        """The LLM <-> tools loop, bounded by ``max_tool_steps``."""
+        """Tool detection, then the LLM <-> tools loop, bounded by ``max_tool_steps``."""
         specs: Sequence[ToolSpec] = ()
         if self.tools is not None and use_tools and not self.degraded:
             specs = self.tools.specs()
         system = system or self.options.system_prompt
         llm_started = time.perf_counter()
-        for step in range(self.options.max_tool_steps + 1):
+        first_step = 0
+        model_may_call = True
+        decision = self._route(conversation, specs)
+        if decision is not None:
+            state.details.setdefault("tool_decisions", []).append(decision.as_json())
+            if decision.hint:
+                system = f"{system}\n{decision.hint}"
+            if decision.call is None:
+                model_may_call = False  # the rule says: answer directly
+            else:
+                async with aclosing(
+                    self._tool_step([decision.call], "", conversation, timings, state)
+                ) as results:
+                    async for event in results:
+                        yield event
+                first_step = 1
+        for step in range(first_step, self.options.max_tool_steps + 1):
             request = self._request(conversation, system, specs, step=step, deadline=state.deadline)
+            if not model_may_call:
+                request = replace(request, allow_tools=False)
             step_text: list[str] = []
             calls: list[ToolCall] = []
             async with aclosing(self.llm.stream(request)) as chunks:
@@ -514,6 +557,11 @@ class Agent:
                         yield TextDelta(chunk.text)
                     else:
                         calls.append(chunk)
+            state.answered_by = self.llm.answered_by().name
+            if request.allow_tools and (calls or (decision is None and step == 0)):
+                # The model had the choice: a call, or (when no rule spoke) answering directly.
+                made = [model_decision([call]) for call in calls] or [model_decision([])]
+                state.details.setdefault("tool_decisions", []).extend(d.as_json() for d in made)
             if not calls:
                 return
             if step == self.options.max_tool_steps:
@@ -521,14 +569,34 @@ class Agent:
             # The model's words before a tool call are part of the history, not the reply.
             if step_text:
                 del state.reply_parts[-len(step_text) :]
-            conversation.add_assistant("".join(step_text), tool_calls=calls)
-            state.tool_calls.extend(calls)
             async with aclosing(
-                self._run_tools(calls, conversation, timings, state.user)
+                self._tool_step(calls, "".join(step_text), conversation, timings, state)
             ) as results:
                 async for event in results:
                     yield event
         yield Notice("stopped calling tools: the step limit was reached", level="warning")
+
+    async def _tool_step(
+        self,
+        calls: list[ToolCall],
+        said: str,
+        conversation: Conversation,
+        timings: TurnTimings,
+        state: _TurnState,
+    ) -> AsyncGenerator[TurnEvent, None]:
+        """Record one step's calls (a rule's or the LLM's) in the history, then run them."""
+        conversation.add_assistant(said, tool_calls=calls)
+        state.tool_calls.extend(calls)
+        async with aclosing(self._run_tools(calls, conversation, timings, state.user)) as results:
+            async for event in results:
+                yield event
+
+    def _route(self, conversation: Conversation, specs: Sequence[ToolSpec]) -> ToolDecision | None:
+        """The rules' tool decision for the latest user message, or ``None`` (the LLM decides)."""
+        if self.tool_router is None or not specs or self.options.max_tool_steps < 1:
+            return None
+        text = next((m.content for m in reversed(conversation.messages) if m.role == "user"), "")
+        return self.tool_router.decide(text, specs)
 
     async def _run_tools(
         self,

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from voice_agent_cli.core.experts import ExpertPanel
     from voice_agent_cli.core.router import ComplexityRouter
     from voice_agent_cli.core.settings import BreakerSettings
+    from voice_agent_cli.core.tool_router import ToolRouter
     from voice_agent_cli.tools.base import ToolProvider
     from voice_agent_cli.tools.mcp import MCPTools
 
@@ -52,11 +53,9 @@ def build_provider(
 ) -> LLM:
     """One LLM provider ("gemini" or "local"), with its breaker when ``breakers`` is given.
 
-    ``model`` overrides the profile's (a Gemini model name, or a GGUF path for local).
-    Imports the provider's SDK only now.
+    ``model`` overrides the profile's (a Gemini model name; for local, a catalogued
+    model's name or a GGUF path). Imports the provider's SDK only now.
     """
-    from pathlib import Path
-
     profile = settings.profile
     llm: LLM
     if provider == "gemini":
@@ -74,7 +73,7 @@ def build_provider(
         from voice_agent_cli.llm.local import LocalLLM
 
         llm = LocalLLM(
-            model_path=Path(model) if model else profile.local.model_path,
+            model=model or profile.local.model,
             n_ctx=profile.local.n_ctx,
             n_threads=profile.local.n_threads,
             timeout_s=profile.llm.request_timeout_s,
@@ -168,9 +167,19 @@ async def open_agent(
             experts=experts,
             limits=limits,
             breakers=breakers,
+            tool_router=_tool_router(settings),
         )
         _observe(agent, breakers)
         yield agent
+
+
+def _tool_router(settings: Settings) -> ToolRouter | None:
+    """va's tool-detection rules, unless the profile leaves every decision to the model."""
+    if settings.profile.llm.tool_routing != "rules":
+        return None
+    from voice_agent_cli.core.tool_router import ToolRouter
+
+    return ToolRouter()
 
 
 def _observe(agent: Agent, breakers: CircuitBreakers) -> None:

@@ -79,6 +79,14 @@ class LLM(ABC):
         """``provider:model``, as shown to users."""
         return f"{self.provider}:{self.model}"
 
+    def answered_by(self) -> LLM:
+        """The provider that produced this task's latest reply: itself, unless composite.
+
+        :class:`~voice_agent_cli.llm.fallback.FallbackLLM` answers with whichever of
+        its providers is up; replies are labelled, logged and cached under that one.
+        """
+        return self
+
     async def start(self) -> None:  # noqa: B027 - optional hook, most providers need nothing
         """Load or connect ahead of the first request (a no-op unless overridden)."""
 

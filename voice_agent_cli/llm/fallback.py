@@ -9,12 +9,19 @@ text has reached the user.
 All of it happens within the request's deadline (the turn's): each provider
 gets an even share of the time left, and what one does not use passes on, so
 the last one tried always has a chance to answer before the turn's bound.
+
+Who answered is always true: :meth:`FallbackLLM.answered_by` names the
+provider that produced the reply of the current task (a context variable, so
+turns running side by side in a room each see their own), and the agent labels,
+logs and caches the reply under that provider, never under the primary's name.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
+from contextvars import ContextVar
 from dataclasses import replace
 
 from voice_agent_cli.errors import CircuitOpenError, LLMError
@@ -22,6 +29,8 @@ from voice_agent_cli.llm.base import LLM, LLMChunk, LLMRequest
 from voice_agent_cli.resilience import RetryPolicy
 
 FailoverListener = Callable[[LLM, LLM, Exception], None]
+
+logger = logging.getLogger("va.llm")
 
 
 class FallbackLLM(LLM):
@@ -37,14 +46,22 @@ class FallbackLLM(LLM):
         super().__init__(model=primary.model, timeout_s=None, retry=RetryPolicy(max_retries=0))
         self.providers = list(providers)
         self.on_failover = on_failover
-        #: The provider that served the last request.
+        #: The provider that served the last request (of any task).
         self.active: LLM = primary
+        #: The provider that served the last request of the current task.
+        self._answering: ContextVar[LLM | None] = ContextVar(
+            f"va-answering-{id(self)}", default=None
+        )
         self.context_window = getattr(primary, "context_window", None)
 
     @property
     def name(self) -> str:
-        """The primary's name: replies are keyed and labelled by what was asked for."""
+        """The primary's name: what was asked for (see :meth:`answered_by` for who answered)."""
         return self.providers[0].name
+
+    def answered_by(self) -> LLM:
+        """The provider whose reply this task streamed last (the primary before any)."""
+        return self._answering.get() or self.providers[0]
 
     def count_tokens(self, text: str) -> int:
         return self.providers[0].count_tokens(text)
@@ -72,19 +89,33 @@ class FallbackLLM(LLM):
             try:
                 async with aclosing(provider.stream(attempt)) as chunks:
                     async for chunk in chunks:
-                        produced = True
-                        self.active = provider
+                        if not produced:
+                            produced = True
+                            self._serving(provider)
                         yield chunk
-                self.active = provider
+                self._serving(provider)
                 return
             except (LLMError, CircuitOpenError) as exc:
                 if produced or not _worth_another_provider(exc):
                     raise
                 last_error = exc
-                if index + 1 < len(self.providers) and self.on_failover:
-                    self.on_failover(provider, self.providers[index + 1], exc)
+                if index + 1 < len(self.providers):
+                    following = self.providers[index + 1]
+                    logger.info(
+                        "%s failed (%s): asking %s",
+                        provider.name,
+                        type(exc).__name__,
+                        following.name,
+                        extra={"failed": provider.name, "fallback": following.name},
+                    )
+                    if self.on_failover:
+                        self.on_failover(provider, following, exc)
         assert last_error is not None
         raise last_error
+
+    def _serving(self, provider: LLM) -> None:
+        self.active = provider
+        self._answering.set(provider)
 
 
 def _worth_another_provider(exc: Exception) -> bool:

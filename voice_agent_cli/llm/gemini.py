@@ -13,15 +13,21 @@ Choices that matter (each verified against google-genai 3.6.1):
   early (barge-in); breaking out of the loop leaves the server talking.
 - Every SDK and transport exception is translated here into
   :mod:`voice_agent_cli.errors`, with messages that never carry the API key.
+- A response with nothing to say is never passed on as an empty reply: a
+  blocked prompt (``promptFeedback.blockReason``), a reply stopped by SAFETY,
+  RECITATION, OTHER ..., no candidates or no text all raise
+  :class:`~voice_agent_cli.errors.LLMNoAnswer` with the reason, and are logged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import uuid
 from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -32,6 +38,7 @@ from voice_agent_cli.errors import (
     LLMBadRequest,
     LLMConnectionError,
     LLMError,
+    LLMNoAnswer,
     LLMQuotaError,
     LLMServerError,
     LLMTimeout,
@@ -44,6 +51,9 @@ if TYPE_CHECKING:
     from google.genai import types
 
 _END = object()
+logger = logging.getLogger("va.llm")
+#: The thought signature Gemini accepts on a function call it did not make itself.
+_UNSIGNED_CALL = b"skip_thought_signature_validator"
 
 
 class GeminiLLM(LLM):
@@ -131,16 +141,25 @@ class GeminiLLM(LLM):
                 queue.put_nowait(exc)
 
         reader = asyncio.create_task(read(), name=f"gemini-stream-{self.model}")
+        outcome = _Outcome()
         try:
             while (item := await queue.get()) is not _END:
                 if isinstance(item, Exception):
                     raise self._translate(item) from None
+                outcome.read(item)
                 for chunk in _chunks_of(item):
+                    outcome.produced |= not isinstance(chunk, TextChunk) or bool(chunk.text)
                     yield chunk
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
+        problem = outcome.problem()
+        if problem is not None:
+            logger.warning(
+                "%s", problem.message, extra={"model": self.model, "reason": problem.reason}
+            )
+            raise problem
 
     def _config(self, request: LLMRequest) -> types.GenerateContentConfig:
         from google.genai import types
@@ -170,6 +189,60 @@ class GeminiLLM(LLM):
             error.message = error.message.replace(self._api_key.value, "***")
             error.args = (error.message,)
         return error
+
+
+#: Finish reasons of a reply that ended normally (anything else stopped it).
+_NORMAL_FINISH = frozenset({None, "STOP", "MAX_TOKENS", "FINISH_REASON_UNSPECIFIED"})
+
+
+def _name(value: Any) -> str | None:
+    """An SDK enum (or string) as its plain name."""
+    return None if value is None else str(getattr(value, "value", value))
+
+
+@dataclass
+class _Outcome:
+    """What a streamed response said besides its text: why it stopped, or was blocked."""
+
+    produced: bool = False
+    candidates: bool = False
+    finish_reason: str | None = None
+    block_reason: str | None = None
+    block_message: str | None = None
+
+    def read(self, response: types.GenerateContentResponse) -> None:
+        feedback = response.prompt_feedback
+        if feedback is not None and feedback.block_reason is not None:
+            self.block_reason = _name(feedback.block_reason)
+            self.block_message = feedback.block_reason_message
+        for candidate in (response.candidates or [])[:1]:
+            self.candidates = True
+            if candidate.finish_reason is not None:
+                self.finish_reason = _name(candidate.finish_reason)
+
+    def problem(self) -> LLMNoAnswer | None:
+        """The error to raise instead of an empty or cut reply, or ``None``."""
+        if self.block_reason is not None:
+            detail = f": {self.block_message}" if self.block_message else ""
+            return _no_answer(f"Gemini blocked the request ({self.block_reason}){detail}", self)
+        if self.finish_reason not in _NORMAL_FINISH:
+            if self.produced:
+                return _no_answer(f"Gemini stopped its reply ({self.finish_reason})", self)
+            return _no_answer(f"Gemini gave no answer ({self.finish_reason})", self)
+        if self.produced:
+            return None
+        if not self.candidates:
+            return _no_answer("Gemini gave no answer (no candidates)", self, "NO_CANDIDATES")
+        if self.finish_reason == "MAX_TOKENS":
+            return _no_answer(
+                "Gemini reached max_output_tokens before writing any text", self, "MAX_TOKENS"
+            )
+        return _no_answer("Gemini gave an empty reply", self, "EMPTY")
+
+
+def _no_answer(message: str, outcome: _Outcome, reason: str | None = None) -> LLMNoAnswer:
+    found = reason or outcome.block_reason or outcome.finish_reason or "EMPTY"
+    return LLMNoAnswer(message, provider="gemini", reason=found)
 
 
 def _classify(exc: Exception, model: str, endpoint: str) -> LLMError:
@@ -325,7 +398,10 @@ def to_contents(messages: Sequence[ChatMessage]) -> list[types.Content]:
                         function_call=types.FunctionCall(
                             id=call.id, name=call.name, args=call.arguments
                         ),
-                        thought_signature=call.signature,
+                        # A call va made itself (a tool-detection rule, or another LLM
+                        # before a failover) has no signature: Gemini 3 refuses such a
+                        # call unless it carries Google's documented "skip" sentinel.
+                        thought_signature=call.signature or _UNSIGNED_CALL,
                     )
                 )
             if parts:

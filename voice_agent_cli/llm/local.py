@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolSpec
 from voice_agent_cli.errors import LLMBadRequest, LLMError, ModelUnavailable
 from voice_agent_cli.llm.base import LLM, LLMChunk, LLMRequest, TextChunk
-from voice_agent_cli.llm.model_files import QWEN_05B, ProgressCallback, assemble
+from voice_agent_cli.llm.catalogue import ModelChoice, resolve_model
+from voice_agent_cli.llm.model_files import ProgressCallback
 from voice_agent_cli.resilience import RetryPolicy
 
 if TYPE_CHECKING:
@@ -66,21 +67,21 @@ def default_threads() -> int:
 
 
 def load_model(
-    path: Path | None,
+    model: ModelChoice,
     *,
     n_ctx: int,
     n_threads: int,
     purpose: str = "chat",
     progress: ProgressCallback | None = None,
 ) -> LoadedModel:
-    """Load (or reuse) the GGUF model at ``path`` (default: the bundled Qwen 0.5B).
+    """Load (or reuse) ``model`` (a catalogued model is assembled on first use).
 
     One context per ``purpose``: the weights are memory-mapped, so a second
     context costs only its KV cache, and each keeps its own prompt prefix warm
     (llama.cpp reuses the cached prefix of the previous prompt only).
     Blocking: call it from a worker thread.
     """
-    model_path = path if path is not None else assemble(QWEN_05B, progress)
+    model_path = model.path(progress)
     key = (str(model_path), n_ctx, n_threads, purpose)
     with _models_lock:
         if key in _models:
@@ -105,16 +106,16 @@ class LocalLLM(LLM):
     def __init__(
         self,
         *,
-        model_path: Path | None = None,
+        model: str | Path | None = None,
         n_ctx: int = 4096,
         n_threads: int | None = None,
         timeout_s: float = 30.0,
         retry: RetryPolicy | None = None,
         progress: ProgressCallback | None = None,
     ) -> None:
-        name = model_path.stem if model_path else QWEN_05B.filename.removesuffix(".gguf")
-        super().__init__(model=name, timeout_s=timeout_s, retry=retry)
-        self.model_path = model_path
+        #: What ``model`` (a catalogue name, a GGUF path or None) resolved to.
+        self.choice = resolve_model(model)
+        super().__init__(model=self.choice.name, timeout_s=timeout_s, retry=retry)
         self.context_window = n_ctx
         self.n_threads = n_threads or default_threads()
         self._progress = progress
@@ -126,7 +127,7 @@ class LocalLLM(LLM):
         if self._chat is None:
             self._chat = await asyncio.to_thread(
                 load_model,
-                self.model_path,
+                self.choice,
                 n_ctx=self.context_window,
                 n_threads=self.n_threads,
                 progress=self._progress,
@@ -137,7 +138,7 @@ class LocalLLM(LLM):
         if self._decider is None:
             self._decider = await asyncio.to_thread(
                 load_model,
-                self.model_path,
+                self.choice,
                 n_ctx=2048,
                 n_threads=self.n_threads,
                 purpose="tool-decision",
@@ -190,7 +191,9 @@ class LocalLLM(LLM):
         arguments: dict[str, Any] = {}
         if tool.parameters.get("properties"):
             arguments = await self._constrained(
-                _argument_messages(tool, request_text), tool.parameters, max_tokens=256
+                _argument_messages(tool, request_text, _previous_exchange(request.messages)),
+                tool.parameters,
+                max_tokens=256,
             )
         return ToolCall(id=f"call_{uuid.uuid4().hex[:12]}", name=tool.name, arguments=arguments)
 
@@ -283,7 +286,7 @@ def _to_llama_messages(system: str, messages: Sequence[ChatMessage]) -> list[dic
     if done:
         system += (
             "\nWhen a message ends with [result: ...], that is what your tool returned: "
-            "answer the user with it, in your own words."
+            "tell the user what it says, in your own words."
         )
     converted = [{"role": "system", "content": system}]
     for message in messages:
@@ -353,9 +356,19 @@ def _choice_messages(tools: Sequence[ToolSpec], request: str) -> list[dict[str, 
     return messages
 
 
-def _argument_messages(tool: ToolSpec, request: str) -> list[dict[str, str]]:
+def _argument_messages(tool: ToolSpec, request: str, before: str = "") -> list[dict[str, str]]:
     system = (
         f"Write the JSON arguments for calling the tool {tool.name} ({tool.description}) "
         f"to serve the user's request. Arguments schema: {json.dumps(tool.parameters)}"
     )
+    if before:
+        # A follow-up ("and what is that divided by 2?") names what came before.
+        system += f"\nThe conversation just before the request:\n{before}"
     return [{"role": "system", "content": system}, {"role": "user", "content": request}]
+
+
+def _previous_exchange(messages: Sequence[ChatMessage]) -> str:
+    """The user message and reply before the latest request, as two lines ("" if none)."""
+    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
+    earlier = [m for m in messages[:last_user] if m.role in ("user", "assistant") and m.content]
+    return "\n".join(f"{m.role}: {m.content}" for m in earlier[-2:])

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from voice_agent_cli.section import Section
 
+#: Spoken replies: the answer first and in a few words (the first words reach the
+#: speaker as soon as the first sentence ends, so a short one is heard sooner), then
+#: at most two short sentences.
 DEFAULT_SYSTEM_PROMPT = (
-    "You are va, a helpful voice assistant running in a terminal. "
-    "Answer in one to three short, plain sentences that sound natural when spoken aloud: "
-    "no markdown, no lists, no code blocks unless the user asks for code. "
-    "If you do not know something, say so briefly."
+    "You are va, a helpful voice assistant running in a terminal. Your replies are spoken "
+    "aloud: start with the answer itself, in a few words, then add at most two short "
+    "sentences if they help. Plain words only: no markdown, lists or code unless asked. "
+    "If you do not know something, say so briefly. "
+    "Refuse, in one sentence, to help with weapons, violence or anything dangerous."
 )
 
 
@@ -42,6 +45,11 @@ class LLMSettings(Section):
         8.0, ge=0, description="longest wait before a retry (backoff, or a server's Retry-After)"
     )
     max_tool_steps: int = Field(4, ge=0, le=20, description="LLM<->tool round trips per turn")
+    tool_routing: Literal["rules", "model"] = Field(
+        "rules",
+        description="rules: va's rules pick the tool (or none) when they are sure, the model "
+        "when not; model: the model always decides",
+    )
 
 
 class GeminiSettings(Section):
@@ -61,8 +69,22 @@ class GeminiSettings(Section):
 class LocalLLMSettings(Section):
     """The embedded llama.cpp model."""
 
-    model_path: Path | None = Field(
-        None, description="a GGUF file; default: the Qwen2.5-Coder-0.5B-Instruct that ships with va"
+    model: str | None = Field(
+        None,
+        description="a model of va's catalogue by name (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b) "
+        "or the path of any GGUF file; default: the catalogue's default",
     )
     n_ctx: int = Field(4096, ge=512, le=131072, description="context window in tokens")
     n_threads: int | None = Field(None, ge=1, description="default: the number of CPU cores")
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str | None) -> str | None:
+        from voice_agent_cli.errors import ConfigError
+        from voice_agent_cli.llm.catalogue import resolve_model
+
+        try:
+            resolve_model(value)
+        except ConfigError as exc:
+            raise ValueError(exc.message) from None
+        return value

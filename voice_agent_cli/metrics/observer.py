@@ -94,6 +94,9 @@ class TurnMetricsObserver:
         for stage, milliseconds in turn.timings.items():
             metrics.observe(stage, milliseconds)
         metrics.increment("turns", source=turn.source)
+        if turn.llm:
+            # The LLM that really wrote the reply (a fallback's name during a failover).
+            metrics.increment("replies_by_llm", llm=turn.llm)
         if turn.interrupted:
             metrics.increment("interrupted_turns")
         if "buffer_lookup" in turn.timings:
@@ -114,10 +117,12 @@ class TurnMetricsObserver:
         )
         total = turn.timings.get("total")
         shown = f"{total:.0f} ms" if total is not None else "?"
-        metrics.event(f"turn {turn.turn_id}: {turn.source}, {shown}", kind="turn")
+        by = f" by {turn.llm}" if turn.llm else ""
+        metrics.event(f"turn {turn.turn_id}: {turn.source}{by}, {shown}", kind="turn")
         logger.info(
-            "turn completed (%s, %s)",
+            "turn completed (%s%s, %s)",
             turn.source,
+            by,
             shown,
             extra={
                 "source": turn.source,

@@ -15,6 +15,9 @@ from voice_agent_cli.speech.pipeline import EchoMode, VoiceOptions
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Profile
+    from voice_agent_cli.speech.audio import Samples
+    from voice_agent_cli.speech.events import VoiceTurn
+    from voice_agent_cli.speech.pipeline import TurnRunner
     from voice_agent_cli.speech.stt import SpeechToText
     from voice_agent_cli.speech.tts import TextToSpeech
 
@@ -72,3 +75,36 @@ async def load_engines(stt: SpeechToText, tts: TextToSpeech) -> None:
 
     await asyncio.to_thread(import_engine_modules)
     await asyncio.gather(stt.start(), tts.start(), asyncio.to_thread(load_vad_model))
+
+
+async def spoken_turn(
+    agent: TurnRunner,
+    clip: Samples,
+    profile: Profile,
+    stt: SpeechToText,
+    tts: TextToSpeech,
+) -> VoiceTurn:
+    """Say ``clip`` (16 kHz) to ``agent`` through the whole voice loop, as a microphone would.
+
+    The clip is fed at the pace of real time, followed by enough silence to end the
+    turn; the reply goes to a sink that only measures it. Exactly one turn must come
+    of it (``va bench voice`` and ``va eval`` rely on that).
+    """
+    from voice_agent_cli.errors import VAError
+    from voice_agent_cli.speech.files import FileSink, FileSource
+    from voice_agent_cli.speech.pipeline import VoiceSession
+
+    gap_s = profile.vad.end_of_turn_silence_ms / 1000 + 0.6
+    source = FileSource([clip], lead_s=0.3, gap_s=gap_s, pace=True)
+    session = VoiceSession(
+        agent,
+        source,
+        FileSink(None),
+        stt=stt,
+        tts=tts,
+        options=voice_options(profile, echo="off"),
+    )
+    turns = await session.run()
+    if len(turns) != 1:
+        raise VAError(f"the voice loop heard {len(turns)} turns in one utterance, expected one")
+    return turns[0]

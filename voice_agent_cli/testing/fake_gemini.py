@@ -76,9 +76,9 @@ _DEFAULT_MESSAGES = {
 class Reply:
     """One scripted response. Build with the helper functions below."""
 
-    kind: (
-        str  # text | function_call | error | hang | stall | drop | malformed | stream_error | echo
-    )
+    # text | function_call | error | hang | stall | drop | malformed | stream_error | echo
+    # | blocked (promptFeedback.blockReason) | empty (no candidates, or one without text)
+    kind: str
     text: str = ""
     chunks: int = 3  # number of SSE events a text reply is split into (stream only)
     chunk_delay: float = 0.0  # seconds between SSE events
@@ -91,7 +91,8 @@ class Reply:
     body: Any = None  # explicit error body (dict -> JSON, str -> raw)
     headers: dict[str, str] | None = None
     after_chunks: int = 1  # drop / stream_error: events sent before failure
-    finish_reason: str = "STOP"
+    finish_reason: str | None = "STOP"
+    block_reason: str = ""  # blocked: promptFeedback.blockReason
 
 
 def text(
@@ -111,6 +112,19 @@ def text(
         delay=delay,
         finish_reason=finish_reason,
     )
+
+
+def blocked(reason: str = "SAFETY", message: str = "") -> Reply:
+    """The prompt itself was blocked: no candidates, ``promptFeedback.blockReason`` set
+    (with safety ratings), as Gemini answers a prompt its filters refuse."""
+    return Reply("blocked", block_reason=reason, text=message)
+
+
+def no_answer(finish_reason: str | None = None) -> Reply:
+    """A response with nothing to say. ``finish_reason=None``: no candidates at all;
+    otherwise one candidate with that finishReason and no content, as Gemini sends
+    for a reply stopped by SAFETY, RECITATION or OTHER before any text."""
+    return Reply("empty", finish_reason=finish_reason)
 
 
 def function_call(
@@ -530,7 +544,24 @@ def _events_for(r: Reply, rec: RecordedRequest, fake: FakeGemini) -> list[dict]:
     resp_id = f"fake-{fake._counter}"
     base = {"modelVersion": rec.model or "fake", "responseId": resp_id}
     events: list[dict] = []
-    if r.kind in ("text", "drop", "stream_error", "stall"):
+    if r.kind == "blocked":
+        feedback: dict[str, Any] = {
+            "blockReason": r.block_reason,
+            "safetyRatings": [
+                {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH"}
+            ],
+        }
+        if r.text:
+            feedback["blockReasonMessage"] = r.text
+        events.append(
+            {"promptFeedback": feedback, "usageMetadata": _usage(prompt_tokens, 0), **base}
+        )
+    elif r.kind == "empty":
+        event: dict[str, Any] = {"usageMetadata": _usage(prompt_tokens, 0), **base}
+        if r.finish_reason is not None:
+            event["candidates"] = [{"finishReason": r.finish_reason, "index": 0}]
+        events.append(event)
+    elif r.kind in ("text", "drop", "stream_error", "stall"):
         pieces = _split(r.text, r.chunks)
         out = 0
         for i, piece in enumerate(pieces):
@@ -581,6 +612,8 @@ def _events_for(r: Reply, rec: RecordedRequest, fake: FakeGemini) -> list[dict]:
 
 def _merge(events: list[dict]) -> dict:
     """Merge streamed events into one non-streaming GenerateContentResponse."""
+    if not any(ev.get("candidates", [{}])[0].get("content") for ev in events):
+        return dict(events[-1])  # blocked or empty: nothing to merge
     parts: list[dict] = []
     for ev in events:
         for p in ev["candidates"][0]["content"]["parts"]:

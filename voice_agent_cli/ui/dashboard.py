@@ -150,7 +150,7 @@ def events_table(snapshot: dict[str, Any]) -> Table:
 
 
 def header(snapshot: dict[str, Any], title: str) -> Text:
-    """One line: title, turns, sessions, errors, uptime."""
+    """One line: title, turns, sessions, errors, uptime, and who wrote the last reply."""
     turns = sum(entry["value"] for entry in snapshot.get("counters", {}).get("turns", []))
     errors = sum(snapshot.get("errors", {}).values())
     sessions = snapshot.get("sessions", {}).get("active", 0)
@@ -161,6 +161,10 @@ def header(snapshot: dict[str, Any], title: str) -> Text:
         f"   up {snapshot.get('uptime_s', 0):.0f} s",
         style="dim",
     )
+    answered_by = (snapshot.get("last_turn") or {}).get("llm")
+    if answered_by:
+        text.append("   last reply by ", style="dim")
+        text.append(str(answered_by), style="bold")
     return text
 
 
