@@ -46,11 +46,12 @@ def test_json_sessions_get_one_object_per_line_errors_included(
     fake_gemini.enqueue(script.http_error(400), script.text("second answer"))
     result = run_va("chat", "--json", input="one\ntwo\n", env=session_env)
     turns = json_lines(result.stdout)
-    assert turns[0] == {
-        "user": "one",
-        "error": "Gemini rejected the request (400): Request contains an invalid argument.",
-        "exit_code": 1,
-    }
+    failed = turns[0]
+    assert failed["user"] == "one" and failed["reply"] == ""
+    assert failed["error"] == (
+        "Gemini rejected the request (400): Request contains an invalid argument."
+    )
+    assert failed["error_type"] == "LLMBadRequest" and failed["exit_code"] == 1
     assert turns[1]["reply"] == "second answer" and turns[1]["source"] == "llm"
     assert result.exit_code == 1
 
