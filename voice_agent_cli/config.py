@@ -46,6 +46,7 @@ from voice_agent_cli.metrics.settings import ObservabilitySettings
 from voice_agent_cli.privacy import PrivacySettings
 from voice_agent_cli.rooms.settings import LiveKitSettings
 from voice_agent_cli.section import Section
+from voice_agent_cli.sessions.settings import SessionSettings
 from voice_agent_cli.speech.settings import STTSettings, TTSSettings, VADSettings, VoiceSettings
 from voice_agent_cli.tools.settings import MCPSettings
 
@@ -73,6 +74,7 @@ class Profile(Section):
     bench: BenchSettings = Field(default_factory=lambda: BenchSettings())
     livekit: LiveKitSettings = Field(default_factory=lambda: LiveKitSettings())
     privacy: PrivacySettings = Field(default_factory=lambda: PrivacySettings())
+    sessions: SessionSettings = Field(default_factory=lambda: SessionSettings())
 
 
 #: Short environment variables for the settings people change most.
