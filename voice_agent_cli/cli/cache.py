@@ -21,6 +21,9 @@ import typer
 
 from voice_agent_cli.cli.common import JsonOption, ProfileOption, load, print_json, stderr_console
 from voice_agent_cli.cli.errors import VAGroup
+from voice_agent_cli.cli.formatting import duration as _duration
+from voice_agent_cli.cli.formatting import plural as _plural
+from voice_agent_cli.cli.formatting import shorten as _shorten
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -485,20 +488,3 @@ def _ms(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:.3f} ms" if value < 10 else f"{value:.0f} ms"
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f} {unit}"
-    return f"{seconds:.0f} s"
-
-
-def _shorten(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "\u2026"
-
-
-def _plural(count: int, one: str, many: str) -> str:
-    return one if count == 1 else many
