@@ -254,12 +254,12 @@ def _print_list(found: list[SessionInfo], store: dict[str, str], console: Consol
     table = Table(
         title=f"Sessions ({store['backend']} at {store['location']})", title_justify="left"
     )
-    table.add_column("id")
-    table.add_column("kind")
-    table.add_column("last active", justify="right")
-    table.add_column("turns", justify="right")
+    table.add_column("id", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("last active", justify="right", no_wrap=True)
+    table.add_column("turns", justify="right", no_wrap=True)
     table.add_column("llm")
-    table.add_column("first question", no_wrap=True, overflow="ellipsis")
+    table.add_column("first question")
     for info in found:
         shown = _shown_info(info)
         kind = info.kind + (f" {info.room}" if info.room else "")
