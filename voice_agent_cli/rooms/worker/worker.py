@@ -464,13 +464,12 @@ class Worker:
         except asyncio.CancelledError:
             # Ours to cancel: past a deadline, or a forced stop. A job the server
             # ended is a success; one cut short otherwise is not.
-            if job.stop_reason != "terminated":
-                outcome = "failed"
-                error = (
-                    "stopped: the drain timed out"
-                    if job.stop_reason == "draining"
-                    else "stopped: the worker was shut down"
-                )
+            if self._forced:
+                outcome, error = "failed", "stopped: the worker was shut down"
+            elif job.stop_reason == "draining":
+                outcome, error = "failed", "stopped: the drain timed out"
+            elif job.stop_reason != "terminated":
+                outcome, error = "failed", "stopped: the worker was shut down"
         except Exception as exc:
             from voice_agent_cli.log import redact
 
