@@ -79,22 +79,14 @@ class RedisToolSlots:
         lease_s: float = 30.0,
         poll_max_s: float = 0.2,
     ) -> None:
-        from redis.asyncio import Redis
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
+        from voice_agent_cli.shared_redis import async_redis
 
         self.location = mask_url(url)
         self.limit = limit
         self._prefix = prefix
         self._lease_ms = max(1, round(lease_s * 1000))
         self._poll_max_s = poll_max_s
-        self._client: Redis = Redis.from_url(
-            url,
-            socket_connect_timeout=0.5,
-            socket_timeout=0.5,
-            retry=Retry(NoBackoff(), 1),
-            decode_responses=True,
-        )
+        self._client: Redis = async_redis(url, connect_timeout_s=0.5, command_timeout_s=0.5)
         self._acquire = self._client.register_script(_ACQUIRE)
         self._renew = self._client.register_script(_RENEW)
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
     from voice_agent_cli.config import Profile
 
 SharedChoice = Literal["auto", "local", "redis"]
@@ -46,3 +48,23 @@ def redis_url_for(choice: SharedChoice, own_url: str | None, profile: Profile) -
     if choice == "redis":
         return own_url or profile.cache.redis_url
     return own_url or shared_redis_url(profile)
+
+
+def async_redis(url: str, *, connect_timeout_s: float, command_timeout_s: float) -> Redis:
+    """A redis-py asyncio client with va's habits; :class:`ValueError` for a malformed URL.
+
+    Timeouts are short and redis-py's own retries are limited to one immediate
+    reconnect (which also heals pooled connections after a Redis restart), so a
+    Redis that is down costs a caller at most about a second; replies are str.
+    """
+    from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    return Redis.from_url(
+        url,
+        socket_connect_timeout=connect_timeout_s,
+        socket_timeout=command_timeout_s,
+        retry=Retry(NoBackoff(), 1),
+        decode_responses=True,
+    )

@@ -11,8 +11,6 @@ drives it and prints.
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -21,7 +19,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from voice_agent_cli.cli.common import JsonOption, ProfileOption, load, print_json, stderr_console
+from voice_agent_cli.cli.common import (
+    JsonOption,
+    ProfileOption,
+    load,
+    print_json,
+    stderr_console,
+    write_document,
+)
 from voice_agent_cli.cli.errors import VAGroup
 from voice_agent_cli.cli.formatting import duration, plural, shorten
 
@@ -132,19 +137,12 @@ def export(
         **store_info,
         "sessions": sessions,
     }
-    text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
-    if output is None:
-        sys.stdout.write(text)
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        from voice_agent_cli.errors import UsageError
-
-        raise UsageError(f"cannot write {output}: {exc.strerror}") from None
-    stderr_console().print(
-        f"exported {len(sessions)} {plural(len(sessions), 'session', 'sessions')} to {output}"
-    )
+    write_document(document, output)
+    if output is not None:
+        count = len(sessions)
+        stderr_console().print(
+            f"exported {count} {plural(count, 'session', 'sessions')} to {output}"
+        )
 
 
 @sessions_app.command("delete")

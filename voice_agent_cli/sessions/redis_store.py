@@ -97,21 +97,15 @@ class RedisSessionStore:
     def __init__(
         self, url: str, *, prefix: str = "va:sessions", expire_after_days: float = 0.0
     ) -> None:
-        from redis.asyncio import Redis
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
+        from voice_agent_cli.shared_redis import async_redis
 
         self.location = mask_url(url)
         self._prefix = prefix
         self._index = f"{prefix}:index"
         self._ttl_s = round(expire_after_days * 86400)
         try:
-            self._client: Redis = Redis.from_url(
-                url,
-                socket_connect_timeout=CONNECT_TIMEOUT_S,
-                socket_timeout=COMMAND_TIMEOUT_S,
-                retry=Retry(NoBackoff(), 1),
-                decode_responses=True,
+            self._client: Redis = async_redis(
+                url, connect_timeout_s=CONNECT_TIMEOUT_S, command_timeout_s=COMMAND_TIMEOUT_S
             )
         except ValueError as exc:
             raise SessionStoreUnavailable(f"bad Redis URL {self.location}: {exc}") from None
