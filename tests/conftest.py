@@ -68,4 +68,5 @@ from tests.gemini_fixtures import (  # noqa: E402, F401
     gemini_server,
 )
 from tests.pulse_fixtures import laptop, virtual_audio  # noqa: E402, F401
+from tests.redis_server import shared_redis  # noqa: E402, F401
 from tests.speech_fixtures import espeak, say, voice_loaded, whisper_loaded  # noqa: E402, F401

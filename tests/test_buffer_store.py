@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -24,24 +24,13 @@ from voice_agent_cli.testing import FakeLLM
 from voice_agent_cli.testing.fake_llm import tool_call
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """One redis-server for the session, on a free port, stopped at the end."""
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture(params=["disk", "redis"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ReplyStore]:
     """A fresh store on each backend (Redis: a key prefix of its own)."""
     if request.param == "disk":
         opened: ReplyStore = open_disk_store(tmp_path / "cache")
     else:
-        server: RedisServer = request.getfixturevalue("redis_server")
+        server: RedisServer = request.getfixturevalue("shared_redis")
         opened = RedisReplyStore(server.url, prefix=f"test:{uuid.uuid4().hex[:8]}")
     try:
         yield opened
@@ -160,11 +149,11 @@ async def test_clear_forgets_every_entry(store: ReplyStore) -> None:
 # -- Redis only ---------------------------------------------------------------------
 
 
-async def test_redis_keys_of_others_are_left_alone(redis_server: RedisServer) -> None:
+async def test_redis_keys_of_others_are_left_alone(shared_redis: RedisServer) -> None:
     from redis.asyncio import Redis
 
-    client = Redis.from_url(redis_server.url, decode_responses=True)
-    store = RedisReplyStore(redis_server.url, prefix="va:shared-test")
+    client = Redis.from_url(shared_redis.url, decode_responses=True)
+    store = RedisReplyStore(shared_redis.url, prefix="va:shared-test")
     try:
         await client.set("someone:else", "keep me")
         buffer = make_buffer(store, FakeClock(), max_entries=1)
@@ -179,11 +168,11 @@ async def test_redis_keys_of_others_are_left_alone(redis_server: RedisServer) ->
         await store.aclose()
 
 
-async def test_a_redis_entry_carries_its_ttl_to_redis(redis_server: RedisServer) -> None:
+async def test_a_redis_entry_carries_its_ttl_to_redis(shared_redis: RedisServer) -> None:
     from redis.asyncio import Redis
 
-    client = Redis.from_url(redis_server.url, decode_responses=True)
-    store = RedisReplyStore(redis_server.url, prefix="va:ttl-test")
+    client = Redis.from_url(shared_redis.url, decode_responses=True)
+    store = RedisReplyStore(shared_redis.url, prefix="va:ttl-test")
     try:
         buffer = make_buffer(store, FakeClock(), ttl_s=120)
         await ask(buffer, "Who is agent alpha?", "a")

@@ -45,7 +45,9 @@ from voice_agent_cli.llm.settings import GeminiSettings, LLMSettings, LocalLLMSe
 from voice_agent_cli.metrics.settings import ObservabilitySettings
 from voice_agent_cli.privacy import PrivacySettings
 from voice_agent_cli.rooms.settings import LiveKitSettings
+from voice_agent_cli.rooms.worker.settings import ServeSettings
 from voice_agent_cli.section import Section
+from voice_agent_cli.sessions.settings import SessionSettings
 from voice_agent_cli.speech.settings import STTSettings, TTSSettings, VADSettings, VoiceSettings
 from voice_agent_cli.tools.settings import MCPSettings
 
@@ -72,7 +74,9 @@ class Profile(Section):
     observability: ObservabilitySettings = Field(default_factory=lambda: ObservabilitySettings())
     bench: BenchSettings = Field(default_factory=lambda: BenchSettings())
     livekit: LiveKitSettings = Field(default_factory=lambda: LiveKitSettings())
+    serve: ServeSettings = Field(default_factory=lambda: ServeSettings())
     privacy: PrivacySettings = Field(default_factory=lambda: PrivacySettings())
+    sessions: SessionSettings = Field(default_factory=lambda: SessionSettings())
 
 
 #: Short environment variables for the settings people change most.

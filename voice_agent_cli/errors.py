@@ -157,7 +157,7 @@ class RateLimited(VAError):
     """A configured rate limit refused the request."""
 
 
-# --- tools, audio, rooms, cache -----------------------------------------------
+# --- tools, audio, rooms, cache, sessions -------------------------------------
 
 
 class ToolError(VAError):
@@ -211,6 +211,26 @@ class CacheWriteFailed(CacheError):
 
 class CacheBusy(CacheError):
     """The reply cache is locked by another process for longer than a lookup may wait."""
+
+
+class SessionError(VAError):
+    """The session store cannot do what was asked."""
+
+
+class SessionNotFound(SessionError):
+    """No stored session has that id (or the prefix names several)."""
+
+    exit_code = EXIT_USAGE
+
+
+class SessionStoreUnavailable(SessionError):
+    """The session store is down or unreadable (Redis gone, a damaged database)."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
+class SessionWriteFailed(SessionError):
+    """The session store refused a write (disk full, locked too long): the turn was not kept."""
 
 
 class BudgetMissed(VAError):

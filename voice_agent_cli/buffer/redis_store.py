@@ -80,9 +80,7 @@ class RedisReplyStore:
     backend = "redis"
 
     def __init__(self, url: str, *, prefix: str = "va:cache") -> None:
-        from redis.asyncio import Redis
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
+        from voice_agent_cli.shared_redis import async_redis
 
         self.location = mask_url(url)
         self._entry_prefix = f"{prefix}:e:"
@@ -90,12 +88,8 @@ class RedisReplyStore:
         self._tick = f"{prefix}:tick"
         self._stats = f"{prefix}:stats"
         try:
-            self._client: Redis = Redis.from_url(
-                url,
-                socket_connect_timeout=CONNECT_TIMEOUT_S,
-                socket_timeout=COMMAND_TIMEOUT_S,
-                retry=Retry(NoBackoff(), 1),
-                decode_responses=True,
+            self._client: Redis = async_redis(
+                url, connect_timeout_s=CONNECT_TIMEOUT_S, command_timeout_s=COMMAND_TIMEOUT_S
             )
         except ValueError as exc:  # a malformed URL
             raise CacheUnavailable(f"bad Redis URL {self.location}: {exc}") from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from voice_agent_cli import __version__
-from voice_agent_cli.cli import bench, cache, chat, evaluate, join, talk, token, tools
+from voice_agent_cli.cli import bench, cache, chat, evaluate, join, sessions, talk, token, tools
 from voice_agent_cli.cli.errors import VAGroup
 
 app = typer.Typer(
@@ -51,6 +51,7 @@ join.register(app)
 token.register(app)
 tools.register(app)
 cache.register(app)
+sessions.register(app)
 bench.register(app)
 evaluate.register(app)
 

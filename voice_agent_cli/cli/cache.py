@@ -9,7 +9,6 @@ cache under VA_HOME or a shared Redis) and prints text for people or, with
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -19,8 +18,18 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from voice_agent_cli.cli.common import JsonOption, ProfileOption, load, print_json, stderr_console
+from voice_agent_cli.cli.common import (
+    JsonOption,
+    ProfileOption,
+    load,
+    print_json,
+    stderr_console,
+    write_document,
+)
 from voice_agent_cli.cli.errors import VAGroup
+from voice_agent_cli.cli.formatting import duration as _duration
+from voice_agent_cli.cli.formatting import plural as _plural
+from voice_agent_cli.cli.formatting import shorten as _shorten
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -177,17 +186,9 @@ def export(
     """Everything the buffer holds, as one JSON document (always JSON)."""
     settings = load(profile)
     document = asyncio.run(_export(settings))
-    text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
-    if output is None:
-        sys.stdout.write(text)
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        from voice_agent_cli.errors import UsageError
-
-        raise UsageError(f"cannot write {output}: {exc.strerror}") from None
-    stderr_console().print(f"exported {len(document['cache'])} cached replies to {output}")
+    write_document(document, output)
+    if output is not None:
+        stderr_console().print(f"exported {len(document['cache'])} cached replies to {output}")
 
 
 # -- the work -----------------------------------------------------------------------
@@ -485,20 +486,3 @@ def _ms(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:.3f} ms" if value < 10 else f"{value:.0f} ms"
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f} {unit}"
-    return f"{seconds:.0f} s"
-
-
-def _shorten(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "\u2026"
-
-
-def _plural(count: int, one: str, many: str) -> str:
-    return one if count == 1 else many

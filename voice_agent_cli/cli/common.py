@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -63,6 +64,23 @@ def print_json(data: object) -> None:
 
     sys.stdout.write(clean_text(json.dumps(data, ensure_ascii=False, default=str)) + "\n")
     sys.stdout.flush()
+
+
+def write_document(document: object, output: Path | None) -> None:
+    """A JSON document, indented, to ``output`` (a file) or standard output.
+
+    A file that cannot be written is a :class:`~voice_agent_cli.errors.UsageError`.
+    """
+    text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        from voice_agent_cli.errors import UsageError
+
+        raise UsageError(f"cannot write {output}: {exc.strerror}") from None
 
 
 @contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_serializer, field_validator, model_validator
 
 from voice_agent_cli.section import Section
 
@@ -113,6 +113,23 @@ class RateLimitSettings(Section):
     per_ip: str = "1000/hour"
     concurrent_tool_calls_per_user: int = Field(10, ge=1)
     expert_consultations: str = "5/minute"
+    storage: Literal["auto", "memory", "redis"] = Field(
+        "auto",
+        description="where the counts live: memory = this process only; redis = shared by "
+        "every process; auto = redis when the profile shares one ([cache] backend = "
+        '"redis", or [rate_limits] redis_url)',
+    )
+    redis_url: str | None = Field(None, description="default: [cache] redis_url")
+    redis_prefix: str = Field("va:limits", min_length=1, description="namespace of the Redis keys")
+    retry_after_s: float = Field(
+        30.0, ge=0, description="while the shared Redis is down, counts are this process's own"
+    )
+
+    @field_serializer("redis_url", when_used="json")
+    def _mask_password(self, url: str | None) -> str | None:
+        from voice_agent_cli.masking import mask_url
+
+        return mask_url(url) if url else url
 
     @field_validator("per_user", "per_ip", "expert_consultations")
     @classmethod
