@@ -50,7 +50,7 @@ async def _no_sleep(seconds: float) -> None:
 @pytest.fixture
 async def gemini(fake_gemini: FakeGemini) -> AsyncIterator[GeminiLLM]:
     llm = GeminiLLM(
-        model="gemini-2.0-flash",
+        model="gemini-3.5-flash-lite",
         api_key=Secret(TEST_KEY, "GEMINI_API_KEY"),
         timeout_s=2.0,
         retry=RetryPolicy(max_retries=2, sleep=_no_sleep),

@@ -69,6 +69,8 @@ def build_provider(
             api_version=profile.gemini.api_version,
             timeout_s=profile.llm.request_timeout_s,
             retry=retry_policy(settings),
+            thinking_level=profile.gemini.thinking_level,
+            thinking_budget=profile.gemini.thinking_budget,
         )
     else:
         from voice_agent_cli.llm.local import LocalLLM
