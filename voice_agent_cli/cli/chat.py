@@ -278,6 +278,8 @@ class ChatSession:
         profile = self.settings.profile
         if self.settings.llm_provider == "gemini":
             return f"gemini:{profile.gemini.model}"
+        if self.settings.llm_provider == "openai":
+            return f"openai:{profile.openai.model}"
         path = profile.local.model_path
         return f"local:{path.name if path else 'qwen2.5-coder-0.5b-instruct'}"
 

@@ -22,10 +22,18 @@ ProfileOption = typer.Option(
     help="Profile name (shipped: default, gemini, ...) or path to a .toml file. Env: VA_PROFILE.",
 )
 JsonOption = typer.Option(False, "--json", help="Print JSON for scripts instead of text.")
-LLMOption = typer.Option(None, "--llm", help="LLM provider: local, gemini or auto. Env: VA_LLM.")
-ModelOption = typer.Option(
-    None, "--model", help="Gemini model name, or a GGUF file for the local provider."
+LLMOption = typer.Option(
+    None, "--llm", help="LLM provider: local, gemini, openai or auto. Env: VA_LLM."
 )
+ModelOption = typer.Option(
+    None,
+    "--model",
+    help="The provider's model: a Gemini or OpenAI-compatible model name, or a GGUF file "
+    "for the local provider.",
+)
+
+#: The profile key ``--model`` sets, by provider.
+MODEL_KEYS = {"gemini": "gemini.model", "openai": "openai.model", "local": "local.model_path"}
 SystemOption = typer.Option(None, "--system", help="Replace the system prompt.")
 
 
@@ -35,15 +43,15 @@ def load(
     """The effective settings for a command (flags > VA_* env > profile > defaults).
 
     ``model`` is the ``--model`` flag: the model of whichever provider ends up
-    answering (a Gemini model name, or a GGUF file for the local model).
+    answering (a Gemini or OpenAI-compatible model name, or a GGUF file for the
+    local model).
     """
     from voice_agent_cli.config import load_settings
 
     settings = load_settings(profile, overrides)
     if model is None:
         return settings
-    key = "gemini.model" if settings.llm_provider == "gemini" else "local.model_path"
-    return load_settings(profile, {**(overrides or {}), key: model})
+    return load_settings(profile, {**(overrides or {}), MODEL_KEYS[settings.llm_provider]: model})
 
 
 def stderr_console() -> Console:

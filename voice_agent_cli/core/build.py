@@ -50,9 +50,9 @@ def build_provider(
     progress: ProgressCallback | None = None,
     breakers: CircuitBreakers | None = None,
 ) -> LLM:
-    """One LLM provider ("gemini" or "local"), with its breaker when ``breakers`` is given.
+    """One LLM provider ("gemini", "openai" or "local"), with its breaker if ``breakers`` is given.
 
-    ``model`` overrides the profile's (a Gemini model name, or a GGUF path for local).
+    ``model`` overrides the profile's (a model name, or a GGUF path for local).
     Imports the provider's SDK only now.
     """
     from pathlib import Path
@@ -71,6 +71,16 @@ def build_provider(
             retry=retry_policy(settings),
             thinking_level=profile.gemini.thinking_level,
             thinking_budget=profile.gemini.thinking_budget,
+        )
+    elif provider == "openai":
+        from voice_agent_cli.llm.openai import OpenAILLM
+
+        llm = OpenAILLM.from_settings(
+            profile.openai,
+            api_key=settings.openai_api_key,
+            model=model,
+            timeout_s=profile.llm.request_timeout_s,
+            retry=retry_policy(settings),
         )
     else:
         from voice_agent_cli.llm.local import LocalLLM

@@ -13,8 +13,8 @@ the provider's begins, and hands a :class:`ProviderCall` to :func:`report`::
                                           └─► collect() lists of this context (va bench)
 
 ``va bench`` collects the calls of each turn and subtracts the provider's own
-time to first text from the agent's ``llm_ttft``: what is left (``va_overhead``)
-is the time va itself adds, whatever the provider.
+time to first text from the time to first text the agent's caller saw: what is
+left (``va_overhead``) is the time va itself adds, whatever the provider.
 """
 
 from __future__ import annotations
@@ -87,17 +87,18 @@ def report(call: ProviderCall) -> None:
         calls.append(call)
 
 
-def va_overhead_ms(llm_ttft_ms: float, calls: list[ProviderCall]) -> float | None:
-    """The part of a turn's ``llm_ttft`` that va added on top of the provider's own.
+def va_overhead_ms(observed_ttft_ms: float, calls: list[ProviderCall]) -> float | None:
+    """The part of a turn's time to first text that va added on top of the provider's own.
 
-    Only defined for a turn answered by one provider call with text (no tool
-    steps, no failover): then everything but that call's own time to first
-    text is va's (building the request, history, retries' bookkeeping, the
-    agent's event plumbing).
+    ``observed_ttft_ms`` runs from asking the agent to its first text. Only
+    defined for a turn answered by one provider call with text (no tool steps,
+    no failover): then everything but that call's own time to first text is
+    va's (history, routing, building the request, retry and breaker
+    bookkeeping, the agent's event plumbing).
     """
     with_text = [call for call in calls if call.ttft_ms is not None]
     if len(calls) != 1 or len(with_text) != 1:
         return None
     provider_ttft = with_text[0].ttft_ms
     assert provider_ttft is not None
-    return max(0.0, llm_ttft_ms - provider_ttft)
+    return max(0.0, observed_ttft_ms - provider_ttft)
