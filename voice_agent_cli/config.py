@@ -9,7 +9,7 @@ Precedence, highest first: command-line flag > ``VA_*`` environment variable >
 profile file > built-in default.
 
 Environment variables: ``VA_<SECTION>__<KEY>`` sets any key (``VA_LLM__PROVIDER=local``,
-``VA_GEMINI__MODEL=gemini-2.5-flash``); a few short aliases exist for the
+``VA_GEMINI__MODEL=gemini-3.8-flash``); a few short aliases exist for the
 common ones (see :data:`ENV_ALIASES`). Values are read as TOML scalars, so
 ``VA_LLM__TEMPERATURE=0.2`` is a float and ``VA_CACHE__ENABLED=false`` a bool.
 
