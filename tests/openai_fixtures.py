@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.gemini_fixtures import _no_sleep, no_proxy_for_local_servers
 from tests.redis_server import free_port
 from voice_agent_cli.config import Secret
 from voice_agent_cli.llm.openai import OpenAILLM
@@ -24,12 +25,6 @@ LLAMA_MODEL = "qwen2.5-coder-0.5b"
 LLAMA_N_CTX = 1024
 
 
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(proxy, raising=False)
-
-
 @pytest.fixture(scope="session")
 def openai_server() -> Iterator[FakeOpenAI]:
     """One fake server for the session; each test gets it with an empty script."""
@@ -40,7 +35,7 @@ def openai_server() -> Iterator[FakeOpenAI]:
 @pytest.fixture
 def fake_openai(openai_server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> FakeOpenAI:
     openai_server.clear()
-    _no_proxy(monkeypatch)
+    no_proxy_for_local_servers(monkeypatch)
     return openai_server
 
 
@@ -55,10 +50,6 @@ def openai_env(fake_openai: FakeOpenAI) -> dict[str, str]:
         "NO_PROXY": "127.0.0.1,localhost",
         "VA_RESILIENCE__FALLBACK": "[]",
     }
-
-
-async def _no_sleep(seconds: float) -> None:
-    return None
 
 
 @pytest.fixture
@@ -149,5 +140,5 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaCppS
 @pytest.fixture
 def llama(llama_server: LlamaCppServer, monkeypatch: pytest.MonkeyPatch) -> LlamaCppServer:
     """The session's llama.cpp server, reachable from this test."""
-    _no_proxy(monkeypatch)
+    no_proxy_for_local_servers(monkeypatch)
     return llama_server

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import json_lines, run_va, run_va_process
+from tests.cli_helpers import assert_one_line_failure, json_lines, run_va, run_va_process
 from tests.gemini_fixtures import TEST_KEY
 from voice_agent_cli.testing import fake_gemini as script
 from voice_agent_cli.testing.fake_gemini import FakeGemini
@@ -81,11 +81,7 @@ def test_failures_are_one_line_messages_with_exit_codes(
     result = run_va_process(
         "chat", "-m", "How far away is the moon?", "--timeout", "1", env=env, timeout=30
     )
-    assert result.returncode == code, result.stderr
-    assert message in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert "Traceback" not in result.stderr
-    assert TEST_KEY not in result.stdout + result.stderr
+    assert_one_line_failure(result, code, message, TEST_KEY)
 
 
 def test_a_retired_model_is_one_line_and_exit_2(

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from tests.cli_helpers import json_lines, run_va, run_va_process
+from tests.cli_helpers import assert_one_line_failure, json_lines, run_va, run_va_process
 from tests.openai_fixtures import TEST_KEY
 from voice_agent_cli.testing import fake_openai as script
 from voice_agent_cli.testing.fake_openai import FakeOpenAI
@@ -68,11 +68,7 @@ def test_failures_are_one_line_messages_with_exit_codes(
     result = run_va_process(
         "chat", "-m", "How far away is the moon?", "--timeout", "1", env=env, timeout=30
     )
-    assert result.returncode == code, result.stderr
-    assert message in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert "Traceback" not in result.stderr
-    assert TEST_KEY not in result.stdout + result.stderr
+    assert_one_line_failure(result, code, message, TEST_KEY)
 
 
 def test_a_server_that_is_not_running(openai_env: dict[str, str]) -> None:

@@ -29,28 +29,25 @@ MAX_OUTPUT_TOKENS = 64
 
 async def run(options: BenchOptions) -> ScenarioRun:
     """Measure ``options.iterations`` turns after ``options.warmup`` ones."""
-    from voice_agent_cli.core.build import open_agent, retry_policy
-    from voice_agent_cli.llm.openai import OpenAILLM
+    from voice_agent_cli.core.build import open_agent
 
-    settings = plain_chat_settings(
-        options.profile, {"llm.provider": "openai", "llm.max_output_tokens": MAX_OUTPUT_TOKENS}
-    )
-    profile = settings.profile
+    # No failover: a turn the embedded model answered would be measured as the server's.
+    overrides = {
+        "llm.provider": "openai",
+        "llm.max_output_tokens": MAX_OUTPUT_TOKENS,
+        "resilience.fallback": [],
+    }
+    settings = plain_chat_settings(options.profile, overrides)
     result = ScenarioRun()
-    with _target(settings.openai_api_key is not None, profile.openai.base_url) as target:
+    with _target(settings.openai_api_key is not None, settings.profile.openai.base_url) as target:
         base_url, model, target_name = target
-        llm = OpenAILLM.from_settings(
-            profile.openai,
-            api_key=settings.openai_api_key,
-            model=model,
-            timeout_s=profile.llm.request_timeout_s,
-            retry=retry_policy(settings),
+        settings = plain_chat_settings(
+            options.profile, {**overrides, "openai.base_url": base_url, "openai.model": model}
         )
-        llm.base_url = base_url
-        async with open_agent(settings, llm=llm) as agent:
+        async with open_agent(settings) as agent:
             await sample_turns(agent, options, result)
+            result.figures["model"] = agent.llm.model
         result.figures["target"] = target_name
-        result.figures["model"] = llm.model
     result.figures["max_output_tokens"] = MAX_OUTPUT_TOKENS
     return result
 

@@ -6,7 +6,13 @@ on top of this:
 
     ScriptedServer (lifecycle, FIFO of scripted replies, recorded requests)
         └─ a ThreadingHTTPServer whose handler subclasses FakeHandler
-           (JSON and SSE writers, a hard connection drop, keep-alive aware)
+           (JSON and SSE writers, a hard connection drop, keep-alive aware,
+            and the faults every fake serves alike: hang, error status,
+            malformed JSON, a stream that drops, stalls or ends early)
+
+A vendor's reply object has at least ``kind``, ``delay``, ``status``, ``body``,
+``headers``, ``after_chunks`` and ``chunk_delay``; its handler implements
+``_serve(reply, rec)`` for the rest.
 
 Design notes
   * ThreadingHTTPServer, daemon threads, one background serve_forever thread.
@@ -25,7 +31,10 @@ import contextlib
 import http.server
 import json
 import socket
+import sys
 import threading
+import time
+from collections.abc import Callable
 from typing import Any, Generic, Self, TypeVar
 
 ReplyT = TypeVar("ReplyT")
@@ -134,6 +143,81 @@ class FakeHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data[: len(data) // 2])
         self._abort_connection()
+
+    # -- serving scripted replies ---------------------------------------------
+    def _answer(self, rec: Any, reply: Any) -> None:
+        """Serve ``reply`` to the request ``rec`` after its delay; record how it ended."""
+        try:
+            if reply.delay and self.fake._wait_until_stopped(reply.delay):
+                self._abort_connection()
+                return
+            self._serve(reply, rec)
+            rec.completed = reply.kind not in ("hang", "stall", "drop")
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+            rec.client_disconnected = True
+            self.close_connection = True  # client went away (timeout/cancel/barge-in)
+
+    def _serve(self, reply: Any, rec: Any) -> None:
+        raise NotImplementedError
+
+    def _serve_fault(self, r: Any, stream: bool) -> bool:
+        """Serve a reply every fake serves alike (a hang, an error status, malformed
+        JSON); False when ``r`` is none of them."""
+        if r.kind == "hang" or (r.kind == "stall" and not stream):
+            self.fake._wait_until_stopped()  # until stop()
+            self._abort_connection()
+        elif r.kind == "error":
+            self._send_json(r.status, r.body, r.headers)
+        elif r.kind == "malformed" and stream:
+            self._start_sse()
+            self._sse_event(r.body)
+            self._end_chunked()
+        elif r.kind == "malformed":
+            self._send_json(200, r.body)
+        else:
+            return False
+        return True
+
+    def _stream(self, r: Any, events: list[Any]) -> bool:
+        """Send ``events`` as SSE with the reply's fault: ``drop`` closes the connection
+        after ``after_chunks`` events, ``stall`` goes silent there, ``stream_error``
+        stops there. True when the caller should end the stream itself."""
+        self._start_sse()
+        for i, event in enumerate(events):
+            if r.kind in ("drop", "stream_error", "stall") and i >= r.after_chunks:
+                break
+            if i and r.chunk_delay and self.fake._wait_until_stopped(r.chunk_delay):
+                self._abort_connection()
+                return False
+            self._sse_event(event)
+        if r.kind == "drop":
+            self._abort_connection()  # no terminating 0-chunk
+            return False
+        if r.kind == "stall":
+            self.fake._wait_until_stopped()
+            self._abort_connection()
+            return False
+        return True
+
+
+def split_text(s: str, n: int) -> list[str]:
+    """``s`` in at most ``n`` nearly equal pieces (one empty piece for an empty text)."""
+    n = max(1, min(n, len(s) or 1))
+    size = -(-len(s) // n) if s else 1
+    return [s[i : i + size] for i in range(0, len(s), size)] or [""]
+
+
+def serve_by_hand(make: Callable[[int], ScriptedServer[Any, Any]], variable: str) -> None:
+    """Serve a fake on the port given as the first argument (default: a free one) until
+    Ctrl-C, printing the environment variable that points a client at it."""
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    with make(port) as fake:
+        print(f"{variable}={fake.base_url}", flush=True)
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
 
 
 class ScriptedServer(Generic[ReplyT, RequestT]):

@@ -32,12 +32,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import time
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from voice_agent_cli.testing._http_fake import FakeHandler, ScriptedServer
+from voice_agent_cli.testing._http_fake import (
+    FakeHandler,
+    ScriptedServer,
+    serve_by_hand,
+    split_text,
+)
 
 # ---------------------------------------------------------------------------
 # Scripted replies
@@ -346,58 +350,26 @@ class _Handler(FakeHandler):
             stream=bool(m and m["method"] == "streamGenerateContent"),
         )
         fake._record(rec)
-        try:
-            if not m:
-                self._send_json(
-                    404,
-                    {
-                        "error": {
-                            "code": 404,
-                            "message": f"Unknown path {split.path}",
-                            "status": "NOT_FOUND",
-                        }
-                    },
-                )
-                return
-            if fake.api_key is not None:
-                key = rec.headers.get("x-goog-api-key") or (rec.query.get("key") or [""])[0]
-                if key != fake.api_key:
-                    r = invalid_api_key()
-                    self._send_json(r.status, r.body)
-                    return
-            if fake.models is not None and rec.model not in fake.models:
-                r = model_not_found(rec.model or "", rec.api_version or "v1beta")
-                self._send_json(r.status, r.body)
-                return
-            reply = fake._next_reply(rec)
-            if reply.delay and fake._stopping.wait(reply.delay):
-                self._abort_connection()
-                return
-            self._serve(reply, rec, fake)
-            rec.completed = reply.kind not in ("hang", "stall", "drop")
-        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
-            rec.client_disconnected = True
-            self.close_connection = True  # client went away (timeout/cancel/barge-in)
+        self._answer(rec, self._refusal(fake, rec) or fake._next_reply(rec))
 
-    def _serve(self, r: Reply, rec: RecordedRequest, fake: FakeGemini) -> None:
+    def _refusal(self, fake: FakeGemini, rec: RecordedRequest) -> Reply | None:
+        """What the server says before the model runs: wrong path, wrong key, unknown model."""
+        if rec.method_name is None:
+            return http_error(404, f"Unknown path {rec.path}")
+        if fake.api_key is not None:
+            key = rec.headers.get("x-goog-api-key") or (rec.query.get("key") or [""])[0]
+            if key != fake.api_key:
+                return invalid_api_key()
+        if fake.models is not None and rec.model not in fake.models:
+            return model_not_found(rec.model or "", rec.api_version or "v1beta")
+        return None
+
+    def _serve(self, r: Reply, rec: RecordedRequest) -> None:
+        fake: FakeGemini = self.fake
         if r.kind == "echo":
             r = dataclasses.replace(text(f"echo: {rec.last_user_text}"), delay=r.delay)
-        if r.kind == "hang" or (r.kind == "stall" and not rec.stream):
-            fake._stopping.wait()  # until stop()
-            self._abort_connection()
+        if self._serve_fault(r, rec.stream):
             return
-        if r.kind == "error":
-            self._send_json(r.status, r.body, r.headers)
-            return
-        if r.kind == "malformed":
-            if rec.stream:
-                self._start_sse()
-                self._sse_event(r.body)
-                self._end_chunked()
-            else:
-                self._send_json(200, r.body)
-            return
-
         events = _events_for(r, rec, fake)
         if not rec.stream:
             if r.kind == "drop":
@@ -409,24 +381,10 @@ class _Handler(FakeHandler):
             self._send_json(200, _merge(events))
             return
 
-        self._start_sse()
-        for i, ev in enumerate(events):
-            if r.kind in ("drop", "stream_error", "stall") and i >= r.after_chunks:
-                break
-            if i and r.chunk_delay and fake._stopping.wait(r.chunk_delay):
-                self._abort_connection()
-                return
-            self._sse_event(ev)
-        if r.kind == "drop":
-            self._abort_connection()  # no terminating 0-chunk
-            return
-        if r.kind == "stall":
-            fake._stopping.wait()
-            self._abort_connection()
-            return
-        if r.kind == "stream_error":
-            self._sse_event(r.body)
-        self._end_chunked()
+        if self._stream(r, events):
+            if r.kind == "stream_error":
+                self._sse_event(r.body)
+            self._end_chunked()
 
 
 def _usage(prompt_tokens: int, out_tokens: int) -> dict:
@@ -438,13 +396,6 @@ def _usage(prompt_tokens: int, out_tokens: int) -> dict:
     }
 
 
-def _split(s: str, n: int) -> list[str]:
-    n = max(1, min(n, len(s) or 1))
-    size = -(-len(s) // n) if s else 1
-    parts = [s[i : i + size] for i in range(0, len(s), size)] or [""]
-    return parts
-
-
 def _events_for(r: Reply, rec: RecordedRequest, fake: FakeGemini) -> list[dict]:
     """SSE event dicts (GenerateContentResponse JSON) for a text/function_call reply."""
     prompt_tokens = max(1, len(json.dumps(rec.contents)) // 4)
@@ -452,7 +403,7 @@ def _events_for(r: Reply, rec: RecordedRequest, fake: FakeGemini) -> list[dict]:
     base = {"modelVersion": rec.model or "fake", "responseId": resp_id}
     events: list[dict] = []
     if r.kind in ("text", "drop", "stream_error", "stall"):
-        pieces = _split(r.text, r.chunks)
+        pieces = split_text(r.text, r.chunks)
         out = 0
         for i, piece in enumerate(pieces):
             out += max(1, len(piece) // 4)
@@ -547,16 +498,7 @@ class FakeGemini(ScriptedServer[Reply, RecordedRequest]):
 
 def main() -> None:
     """Serve an echoing fake on a port given as the first argument (default: a free one)."""
-    import sys
-
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    with FakeGemini(port=port) as f:
-        print(f"GOOGLE_GEMINI_BASE_URL={f.base_url}", flush=True)
-        try:
-            while True:
-                time.sleep(1)
-        except KeyboardInterrupt:
-            pass
+    serve_by_hand(lambda port: FakeGemini(port=port), "GOOGLE_GEMINI_BASE_URL")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,12 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from voice_agent_cli.testing._http_fake import FakeHandler, ScriptedServer
+from voice_agent_cli.testing._http_fake import (
+    FakeHandler,
+    ScriptedServer,
+    serve_by_hand,
+    split_text,
+)
 
 # ---------------------------------------------------------------------------
 # Scripted replies
@@ -295,16 +300,7 @@ class _Handler(FakeHandler):
             raw_body=raw,
         )
         fake._record(rec)
-        try:
-            reply = self._refusal(fake, rec) or fake._next_reply(rec)
-            if reply.delay and fake._wait_until_stopped(reply.delay):
-                self._abort_connection()
-                return
-            self._serve(reply, rec, fake)
-            rec.completed = reply.kind not in ("hang", "stall", "drop")
-        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
-            rec.client_disconnected = True
-            self.close_connection = True
+        self._answer(rec, self._refusal(fake, rec) or fake._next_reply(rec))
 
     def _refusal(self, fake: FakeOpenAI, rec: RecordedRequest) -> Reply | None:
         """What the server says before the model runs: wrong path, wrong key, unknown model."""
@@ -317,30 +313,11 @@ class _Handler(FakeHandler):
             return model_not_found(str(rec.model))
         return None
 
-    def _serve(self, r: Reply, rec: RecordedRequest, fake: FakeOpenAI) -> None:
+    def _serve(self, r: Reply, rec: RecordedRequest) -> None:
+        fake: FakeOpenAI = self.fake
         if r.kind == "echo":
             r = dataclasses.replace(text(f"echo: {rec.last_user_text}"), delay=r.delay)
-        if r.kind == "hang" or (r.kind == "stall" and not rec.stream):
-            fake._wait_until_stopped()
-            self._abort_connection()
-            return
-        if r.kind == "error":
-            self._send_json(r.status, r.body, r.headers)
-            return
-        if r.kind == "malformed":
-            if rec.stream:
-                self._start_sse()
-                self._sse_event(r.body)
-                self._end_chunked()
-            else:
-                self._send_json(200, r.body)
-            return
-        if r.kind == "silent":
-            if rec.stream:
-                self._start_sse()
-                self._end_chunked()
-            else:
-                self._send_json(200, _completion(_chunks_for(r, rec, fake)))
+        if self._serve_fault(r, rec.stream):
             return
         chunks = _chunks_for(r, rec, fake)
         if not rec.stream:
@@ -351,29 +328,19 @@ class _Handler(FakeHandler):
             else:
                 self._send_json(200, _completion(chunks))
             return
-        self._start_sse()
-        for i, chunk in enumerate(chunks):
-            if r.kind in ("drop", "stream_error", "stall") and i >= r.after_chunks:
-                break
-            if i and r.chunk_delay and fake._wait_until_stopped(r.chunk_delay):
-                self._abort_connection()
-                return
-            self._sse_event(chunk)
-        if r.kind == "drop":
-            self._abort_connection()  # no [DONE], no terminating 0-chunk
+        if r.kind == "silent":
+            self._start_sse()
+            self._end_chunked()
             return
-        if r.kind == "stall":
-            fake._wait_until_stopped()
-            self._abort_connection()
+        if not self._stream(r, chunks):
             return
         if r.kind == "stream_error":
             self._sse_event(r.body)
         else:
             include_usage = ((rec.body or {}).get("stream_options") or {}).get("include_usage")
             if include_usage:
-                self._sse_event(
-                    {**_envelope(rec, fake), "choices": [], "usage": _usage(rec, chunks)}
-                )
+                usage = _usage(rec, chunks)
+                self._sse_event({**_envelope(rec, fake), "choices": [], "usage": usage})
             self._sse_event("[DONE]")
         self._end_chunked()
 
@@ -385,12 +352,6 @@ def _envelope(rec: RecordedRequest, fake: FakeOpenAI) -> dict[str, Any]:
         "created": int(time.time()),
         "model": rec.model or "fake-model",
     }
-
-
-def _split(s: str, n: int) -> list[str]:
-    n = max(1, min(n, len(s) or 1))
-    size = -(-len(s) // n) if s else 1
-    return [s[i : i + size] for i in range(0, len(s), size)] or [""]
 
 
 def _chunks_for(r: Reply, rec: RecordedRequest, fake: FakeOpenAI) -> list[dict[str, Any]]:
@@ -425,13 +386,13 @@ def _chunks_for(r: Reply, rec: RecordedRequest, fake: FakeOpenAI) -> list[dict[s
                     }
                 )
             )
-            for piece in _split(json.dumps(scripted.arguments), r.arg_chunks):
+            for piece in split_text(json.dumps(scripted.arguments), r.arg_chunks):
                 chunks.append(
                     chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
                 )
         chunks.append(chunk({}, "tool_calls"))
         return chunks
-    pieces = _split(r.text, r.chunks)
+    pieces = split_text(r.text, r.chunks)
     for piece in pieces[:-1]:
         chunks.append(chunk({"content": piece}))
     chunks.append(chunk({"content": pieces[-1]}, r.finish_reason))
@@ -519,16 +480,7 @@ class FakeOpenAI(ScriptedServer[Reply, RecordedRequest]):
 
 def main() -> None:
     """Serve an echoing fake on a port given as the first argument (default: a free one)."""
-    import sys
-
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    with FakeOpenAI(port=port) as fake:
-        print(f"OPENAI_BASE_URL={fake.base_url}", flush=True)
-        try:
-            while True:
-                time.sleep(1)
-        except KeyboardInterrupt:
-            pass
+    serve_by_hand(lambda port: FakeOpenAI(port=port), "OPENAI_BASE_URL")
 
 
 if __name__ == "__main__":
