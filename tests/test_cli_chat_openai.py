@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +106,23 @@ def test_shipped_server_profiles_load_and_point_at_their_server(name: str) -> No
     assert settings.profile.openai.model
     if name != "openai":
         assert (settings.profile.openai.base_url or "").startswith("http://127.0.0.1:")
+
+
+def test_debug_logging_never_shows_the_key_or_personal_data(
+    fake_openai: FakeOpenAI, openai_env: dict[str, str], isolated_env: Path
+) -> None:
+    """The openai SDK logs requests at DEBUG: va's redaction must still hold."""
+    email, phone = "jane.doe@example.com", "+1 415 555 0100"
+    message = f"How far away is the moon? Write to {email} or call {phone}."
+    env = {**openai_env, "PYTHONWARNINGS": "default", "VA_LOG_LEVEL": "DEBUG"}
+    result = run_va_process("chat", "-m", message, env=env)
+    assert result.returncode == 0, result.stderr
+    log_text = (isolated_env / "logs" / "va.log").read_text()
+    assert any(
+        json.loads(line)["message"].startswith("turn completed (llm")
+        for line in log_text.splitlines()
+    )
+    assert TEST_KEY not in result.stdout  # (stdout is the fake's echo of the message)
+    for secret in (TEST_KEY, email, phone, "555 0100"):
+        assert secret not in log_text
+        assert secret not in result.stderr  # DEBUG logs went to stderr too

@@ -19,6 +19,7 @@ left (``va_overhead``) is the time va itself adds, whatever the provider.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -53,6 +54,8 @@ class ProviderCall:
     completion_tokens: int | None = None
 
 
+_logger = logging.getLogger("va.llm")
+
 _COLLECTORS: ContextVar[tuple[list[ProviderCall], ...]] = ContextVar(
     "va_provider_calls", default=()
 )
@@ -70,21 +73,27 @@ def collect() -> Iterator[list[ProviderCall]]:
 
 
 def report(call: ProviderCall) -> None:
-    """Record ``call`` in the current metrics registry and in every active collector."""
+    """Record ``call`` in every active collector and in the current metrics registry.
+
+    Metrics never break a reply: a failing sink is logged, and the reply goes on.
+    """
+    for calls in _COLLECTORS.get():
+        calls.append(call)
     from voice_agent_cli import metrics
 
     registry = metrics.current()
-    registry.increment("llm_calls", provider=call.provider)
-    if call.ttft_ms is not None:
-        registry.observe("llm_provider_ttft", call.ttft_ms)
-    if call.prompt_tokens is not None:
-        registry.increment("llm_tokens", call.prompt_tokens, provider=call.provider, kind="prompt")
-    if call.completion_tokens is not None:
-        registry.increment(
-            "llm_tokens", call.completion_tokens, provider=call.provider, kind="completion"
-        )
-    for calls in _COLLECTORS.get():
-        calls.append(call)
+    try:
+        registry.increment("llm_calls", provider=call.provider)
+        if call.ttft_ms is not None:
+            registry.observe("llm_provider_ttft", call.ttft_ms)
+        for kind, tokens in (
+            ("prompt", call.prompt_tokens),
+            ("completion", call.completion_tokens),
+        ):
+            if tokens is not None:
+                registry.increment("llm_tokens", tokens, provider=call.provider, kind=kind)
+    except Exception:
+        _logger.warning("the metrics of an LLM call could not be recorded", exc_info=True)
 
 
 def va_overhead_ms(observed_ttft_ms: float, calls: list[ProviderCall]) -> float | None:
