@@ -7,7 +7,7 @@ One request per LLM step, always streamed::
                      │         delta.tool_calls[index] ───► joined by index ─► ToolCall(s)
                      │         finish_reason, usage ──────► end of reply, TokenUsage
                      ▼
-                  errors ─► voice_agent_cli.errors (one line, an exit code, no key)
+                  errors ─► openai_errors.translate ─► one line, an exit code, no key
 
 Choices that matter (each checked against openai 3.57.0 and llama-cpp-python 0.3.36's server):
 
@@ -38,19 +38,11 @@ from urllib.parse import urlsplit
 
 from voice_agent_cli.config import Secret
 from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolSpec
-from voice_agent_cli.errors import (
-    LLMAuthError,
-    LLMBadRequest,
-    LLMConnectionError,
-    LLMError,
-    LLMModelNotFound,
-    LLMQuotaError,
-    LLMServerError,
-    LLMTimeout,
-)
+from voice_agent_cli.errors import LLMAuthError, LLMError, LLMServerError
 from voice_agent_cli.llm.base import LLM, LLMRequest, ProviderChunk, TextChunk
+from voice_agent_cli.llm.openai_errors import Where, translate
 from voice_agent_cli.llm.stats import TokenUsage
-from voice_agent_cli.resilience import RetryPolicy, parse_retry_after
+from voice_agent_cli.resilience import RetryPolicy
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -274,7 +266,13 @@ class OpenAILLM(LLM):
 
     def _translate(self, exc: Exception, *, mid_stream: bool = False) -> LLMError:
         """Map an SDK or transport exception to va's error tree, key-free."""
-        error = _classify(exc, self, mid_stream=mid_stream)
+        where = Where(
+            server=self.server,
+            model=self.model,
+            models_url=self.models_url,
+            key_variable=self._api_key.source if self._api_key else None,
+        )
+        error = translate(exc, where, mid_stream=mid_stream)
         key = self._api_key.value if self._api_key else None
         if key and key in error.message:
             error.message = error.message.replace(key, "***")
@@ -349,117 +347,6 @@ class _ToolCallParts:
         return ToolCall(
             id=self.id or f"call_{uuid.uuid4().hex[:12]}", name=self.name, arguments=arguments
         )
-
-
-def _classify(exc: Exception, llm: OpenAILLM, *, mid_stream: bool) -> LLMError:
-    """One SDK or transport exception as one of va's LLM errors."""
-    import httpx2
-    import openai
-
-    provider = llm.provider
-    server = llm.server
-    if isinstance(exc, openai.APIStatusError):
-        return _from_status(exc, llm)
-    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException | TimeoutError):
-        return LLMTimeout(f"{server} did not answer in time", provider=provider)
-    if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
-        if mid_stream:
-            return LLMServerError(f"{server} cut the stream off mid-reply", provider=provider)
-        cause = type(exc.__cause__ or exc).__name__
-        return LLMConnectionError(
-            f"cannot reach {server} ({cause}): is it running? (openai.base_url)",
-            provider=provider,
-        )
-    if isinstance(exc, openai.APIError):  # an error event inside the stream
-        detail = _short(exc.message)
-        if _too_long(exc.code, detail):
-            return _context_error(llm)
-        return LLMServerError(f"{server} failed mid-reply: {detail}", provider=provider)
-    if isinstance(exc, ValueError | AttributeError | TypeError | KeyError):
-        # json.JSONDecodeError is a ValueError; a chunk of the wrong shape fails on access.
-        return LLMServerError(f"{server} sent a malformed response", provider=provider)
-    return LLMError(f"{server} failed ({type(exc).__name__})", provider=provider)
-
-
-def _from_status(exc: Any, llm: OpenAILLM) -> LLMError:
-    """An HTTP error status as one of va's LLM errors."""
-    provider, server, model = llm.provider, llm.server, llm.model
-    status: int = exc.status_code
-    code = str(exc.code or "")
-    detail = _short(_error_message(exc))
-    if status in (401, 403):
-        variable = f"${llm._api_key.source}" if llm._api_key else "OPENAI_API_KEY"
-        verb = "rejected the API key" if llm._api_key else "needs an API key"
-        return LLMAuthError(f"{server} {verb} ({status}): check {variable}", provider=provider)
-    if code == "model_not_found" or (status == 404 and "model" in detail.lower()):
-        return LLMModelNotFound(
-            f"model {model!r} not found at {server} ({status}): choose one it serves with "
-            f"--model or openai.model (it lists them at {llm.models_url})",
-            provider=provider,
-        )
-    if status == 404:
-        return LLMBadRequest(
-            f"{server} has no chat-completions endpoint there (404): check openai.base_url "
-            "(it usually ends in /v1)",
-            provider=provider,
-        )
-    if _too_long(code, detail):
-        return _context_error(llm)
-    if status == 429:
-        if code == "insufficient_quota":  # billing, not a rate: waiting will not help
-            return LLMBadRequest(f"{server}: quota exhausted (429): {detail}", provider=provider)
-        return LLMQuotaError(
-            f"{server} rate limit reached (429): {detail}",
-            provider=provider,
-            retry_after_s=parse_retry_after(exc.response.headers),
-        )
-    if status in (408, 504):
-        return LLMTimeout(f"{server} timed out ({status})", provider=provider)
-    if 400 <= status < 500:
-        return LLMBadRequest(
-            f"{server} rejected the request ({status}): {detail}", provider=provider
-        )
-    return LLMServerError(
-        f"{server} failed ({status})" + (f": {detail}" if detail else ""),
-        provider=provider,
-        retry_after_s=parse_retry_after(exc.response.headers),
-    )
-
-
-def _context_error(llm: OpenAILLM) -> LLMBadRequest:
-    return LLMBadRequest(
-        f"the conversation is too long for {llm.model}'s context window: use /reset, or set "
-        "openai.context_window so that va keeps the history within it",
-        provider=llm.provider,
-    )
-
-
-def _too_long(code: str | None, message: str) -> bool:
-    """Whether an error says the prompt does not fit the model's context."""
-    text = message.lower()
-    return code == "context_length_exceeded" or any(
-        marker in text
-        for marker in ("maximum context length", "context window", "context length", "too long")
-    )
-
-
-def _error_message(exc: Any) -> str:
-    """The server's own words, from the OpenAI error shape or a bare ``detail``."""
-    body = exc.body
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict):
-            message = inner.get("message") or inner.get("detail")
-            if message:
-                return str(message)
-        elif isinstance(inner, str):
-            return inner
-    return str(exc.message or "")
-
-
-def _short(text: str, limit: int = 200) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _tool(spec: ToolSpec) -> dict[str, Any]:
