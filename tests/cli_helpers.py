@@ -41,3 +41,15 @@ def run_va_process(
 def json_lines(text: str) -> list[dict[str, Any]]:
     """Parse one JSON object per non-empty line."""
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def assert_one_line_failure(
+    result: subprocess.CompletedProcess[str], code: int, message: str, secret: str
+) -> None:
+    """A failure as a user must see it: its exit code, one line saying what, no traceback,
+    and never the secret."""
+    assert result.returncode == code, result.stderr
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    assert secret not in result.stdout + result.stderr

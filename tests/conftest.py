@@ -27,6 +27,11 @@ _SCRUBBED = (
     "GOOGLE_API_KEY",
     "GOOGLE_GEMINI_BASE_URL",
     "GOOGLE_GENAI_USE_VERTEXAI",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_ORG_ID",
+    "OPENAI_PROJECT_ID",
+    "OPENAI_CUSTOM_HEADERS",
     "LIVEKIT_URL",
     "LIVEKIT_API_KEY",
     "LIVEKIT_API_SECRET",
@@ -37,7 +42,8 @@ _SCRUBBED = (
 SUITE_MODEL = "qwen2.5-coder-0.5b"
 
 
-def _shared_models_dir() -> Path:
+def shared_models_dir() -> Path:
+    """Where assembled model files are kept for every test run on this machine."""
     configured = os.environ.get("VA_TEST_MODELS_DIR")
     if configured:
         return Path(configured)
@@ -54,7 +60,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
             monkeypatch.delenv(name, raising=False)
     home = tmp_path / "va-home"
     monkeypatch.setenv("VA_HOME", str(home))
-    monkeypatch.setenv("VA_MODELS_DIR", str(_shared_models_dir()))
+    monkeypatch.setenv("VA_MODELS_DIR", str(shared_models_dir()))
     # Tests that only need *an* embedded model use the small, fast one; the default
     # (qwen2.5-coder-1.5b) is exercised by the shipped evals (test_shipped_evals.py).
     monkeypatch.setenv("VA_LOCAL_MODEL", SUITE_MODEL)
@@ -66,6 +72,14 @@ from tests.gemini_fixtures import (  # noqa: E402, F401
     gemini,
     gemini_env,
     gemini_server,
+)
+from tests.openai_fixtures import (  # noqa: E402, F401
+    fake_openai,
+    llama,
+    llama_server,
+    openai_env,
+    openai_llm,
+    openai_server,
 )
 from tests.pulse_fixtures import laptop, virtual_audio  # noqa: E402, F401
 from tests.redis_server import shared_redis  # noqa: E402, F401

@@ -25,9 +25,7 @@ def gemini_server() -> Iterator[FakeGemini]:
 def fake_gemini(gemini_server: FakeGemini, monkeypatch: pytest.MonkeyPatch) -> FakeGemini:
     gemini_server.clear()
     monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", gemini_server.base_url)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(proxy, raising=False)
+    no_proxy_for_local_servers(monkeypatch)
     return gemini_server
 
 
@@ -47,10 +45,17 @@ async def _no_sleep(seconds: float) -> None:
     return None
 
 
+def no_proxy_for_local_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests to 127.0.0.1 go straight there, whatever proxy the machine has."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(proxy, raising=False)
+
+
 @pytest.fixture
 async def gemini(fake_gemini: FakeGemini) -> AsyncIterator[GeminiLLM]:
     llm = GeminiLLM(
-        model="gemini-2.0-flash",
+        model="gemini-3.5-flash-lite",
         api_key=Secret(TEST_KEY, "GEMINI_API_KEY"),
         timeout_s=2.0,
         retry=RetryPolicy(max_retries=2, sleep=_no_sleep),

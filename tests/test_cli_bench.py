@@ -11,8 +11,10 @@ import pytest
 
 from tests.cli_helpers import run_va, run_va_process
 from tests.gemini_fixtures import TEST_KEY
+from tests.openai_fixtures import TEST_KEY as OPENAI_KEY
 from voice_agent_cli import bench
 from voice_agent_cli.testing.fake_gemini import FakeGemini
+from voice_agent_cli.testing.fake_openai import FakeOpenAI
 
 STAGE_KEYS = {"n", "p50_ms", "p95_ms", "p99_ms", "mean_ms"}
 
@@ -44,7 +46,7 @@ def test_json_report_has_the_stable_schema(quick_profile: str) -> None:
             assert isinstance(figures["n"], int)
             assert figures["p50_ms"] <= figures["p95_ms"] <= figures["p99_ms"]
     gemini = report["scenarios"]["gemini"]
-    assert set(gemini["stages"]) == {"llm_ttft", "total"}
+    assert set(gemini["stages"]) == {"llm_ttft", "total", "provider_ttft", "va_overhead"}
     assert gemini["stages"]["total"]["n"] == 3  # the warm-up run is not reported
     assert gemini["target"].startswith("a local FakeGemini started by the bench")
     concurrency = report["scenarios"]["concurrency"]
@@ -52,6 +54,8 @@ def test_json_report_has_the_stable_schema(quick_profile: str) -> None:
     assert concurrency["sessions"] == 3
     assert concurrency["throughput_turns_per_s"] > 0
     assert concurrency["memory_per_session_kb"] > 0
+    assert concurrency["stages"]["va_overhead"]["n"] == 3 * 3
+    assert concurrency["llm"] == "fake:scripted"
     assert report["options"] == {"iterations": 3, "warmup": 1, "percentiles": [50.0, 95.0, 99.0]}
     assert "[1/2] concurrency done in" in stderr and "[2/2] gemini done in" in stderr
 
@@ -160,7 +164,7 @@ def test_list_describes_every_scenario() -> None:
     result = run_va("bench", "--list", "--json")
     assert result.exit_code == 0
     described = json.loads(result.stdout)["scenarios"]
-    assert {"chat", "concurrency", "gemini"} <= set(described)
+    assert {"chat", "concurrency", "gemini", "openai"} <= set(described)
     assert "embedded local LLM" in described["chat"]
 
 
@@ -214,7 +218,7 @@ def test_chat_measures_the_embedded_model() -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     chat = report["scenarios"]["chat"]
-    assert set(chat["stages"]) == {"llm_ttft", "total"}
+    assert set(chat["stages"]) == {"llm_ttft", "total", "provider_ttft", "va_overhead"}
     assert chat["stages"]["llm_ttft"]["n"] == 2
     assert chat["llm"].startswith("local:")
     assert chat["max_output_tokens"] == 64
@@ -237,3 +241,51 @@ def test_degraded_turns_are_never_measured_as_llm_turns() -> None:
     assert gemini["stages"] == {}
     assert f"cannot reach Gemini at 127.0.0.1:{port}" in gemini["error"]
     assert TEST_KEY not in json.dumps(report) + stderr
+
+
+def test_va_overhead_is_what_va_adds_to_the_providers_own_ttft(quick_profile: str) -> None:
+    code, report, stderr = bench_json("openai", "-n", "4", "-w", "1", "--profile", quick_profile)
+    assert code == 0, stderr
+    openai = report["scenarios"]["openai"]
+    assert openai["target"].startswith("a local FakeOpenAI started by the bench")
+    stages = openai["stages"]
+    assert {"llm_ttft", "total", "provider_ttft", "va_overhead"} <= set(stages)
+    assert stages["va_overhead"]["n"] == 4
+    # va's share is a part of what the caller waited for, never more
+    assert stages["va_overhead"]["p50_ms"] < stages["llm_ttft"]["p50_ms"]
+
+
+def test_openai_goes_to_the_profiles_server(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    profile = tmp_path / "server.toml"
+    profile.write_text(f'[openai]\nbase_url = "{fake_openai.base_url}"\nmodel = "served-model"\n')
+    env = {"OPENAI_API_KEY": OPENAI_KEY}
+    code, report, stderr = bench_json(
+        "openai", "-n", "2", "-w", "1", "--profile", str(profile), env=env
+    )
+    assert code == 0, stderr
+    assert report["scenarios"]["openai"]["target"] == f"base URL {fake_openai.base_url}"
+    assert {r.model for r in fake_openai.requests} == {"served-model"}
+    assert len(fake_openai.requests) == 3
+
+
+def test_concurrency_can_share_the_profiles_llm_server(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    profile = tmp_path / "sessions.toml"
+    profile.write_text(
+        '[bench]\nsessions = 4\nconcurrency_llm = "profile"\n'
+        f'[llm]\nprovider = "openai"\n[openai]\nbase_url = "{fake_openai.base_url}"\n'
+        'model = "fake-model"\n'
+    )
+    env = {"OPENAI_API_KEY": OPENAI_KEY}
+    code, report, stderr = bench_json(
+        "concurrency", "-n", "2", "-w", "1", "--profile", str(profile), env=env
+    )
+    assert code == 0, stderr
+    concurrency = report["scenarios"]["concurrency"]
+    assert concurrency["llm"] == "openai:fake-model"
+    assert concurrency["stages"]["llm_ttft"]["n"] == 4 * 2
+    assert concurrency["throughput_turns_per_s"] > 0
+    assert concurrency["memory_per_session_kb"] is None  # measured with the fake only
+    # baseline (1 warm-up + 2) + 4 sessions x (1 warm-up + 2)
+    assert len(fake_openai.requests) == 3 + 4 * 3

@@ -24,7 +24,7 @@ def test_show_config_masks_the_api_key() -> None:
     config = json.loads(result.stdout)
     assert config["llm_provider"] == "gemini"
     assert config["secrets"]["gemini_api_key"].startswith("set (from $GEMINI_API_KEY")
-    assert config["gemini"]["model"] == "gemini-2.0-flash"
+    assert config["gemini"]["model"] == "gemini-3.5-flash-lite"
 
 
 def test_show_config_applies_flags_over_the_profile() -> None:
@@ -47,9 +47,9 @@ def test_show_config_applies_flags_over_the_profile() -> None:
 
 def test_model_flag_sets_the_model_of_the_answering_provider() -> None:
     result = run_va(
-        "chat", "--show-config", "--json", "--llm", "gemini", "--model", "gemini-2.5-pro"
+        "chat", "--show-config", "--json", "--llm", "gemini", "--model", "gemini-3.1-pro-preview"
     )
-    assert json.loads(result.stdout)["gemini"]["model"] == "gemini-2.5-pro"
+    assert json.loads(result.stdout)["gemini"]["model"] == "gemini-3.1-pro-preview"
 
 
 def test_a_bad_profile_is_a_one_line_usage_error(tmp_path: Path) -> None:

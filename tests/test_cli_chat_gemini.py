@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import json_lines, run_va, run_va_process
+from tests.cli_helpers import assert_one_line_failure, json_lines, run_va, run_va_process
 from tests.gemini_fixtures import TEST_KEY
 from voice_agent_cli.testing import fake_gemini as script
 from voice_agent_cli.testing.fake_gemini import FakeGemini
@@ -22,7 +22,7 @@ def test_a_key_in_the_environment_selects_gemini(
     assert result.stdout == "Paris is the capital of France.\n"
     request = fake_gemini.last_request
     assert request is not None and request.stream
-    assert request.model == "gemini-2.0-flash"
+    assert request.model == "gemini-3.5-flash-lite"
 
 
 def test_json_reports_the_path_and_timings(
@@ -33,7 +33,7 @@ def test_json_reports_the_path_and_timings(
     assert result.exit_code == 0, result.stderr
     turns = json_lines(result.stdout)
     assert [t["reply"] for t in turns] == ["one", "two"]
-    assert turns[0]["llm"] == "gemini:gemini-2.0-flash"
+    assert turns[0]["llm"] == "gemini:gemini-3.5-flash-lite"
     assert turns[0]["source"] == "llm"
     assert {"llm_ttft", "total"} <= set(turns[1]["timings"])
     # the second turn carried the first in its history
@@ -46,7 +46,7 @@ def test_model_and_system_prompt_flags(fake_gemini: FakeGemini, gemini_env: dict
         "-m",
         "How far away is the moon?",
         "--model",
-        "gemini-2.5-flash",
+        "gemini-3.8-flash",
         "--system",
         "Be terse.",
         env=gemini_env,
@@ -54,7 +54,7 @@ def test_model_and_system_prompt_flags(fake_gemini: FakeGemini, gemini_env: dict
     assert result.exit_code == 0, result.stderr
     request = fake_gemini.last_request
     assert request is not None
-    assert request.model == "gemini-2.5-flash"
+    assert request.model == "gemini-3.8-flash"
     assert request.system_instruction == {"parts": [{"text": "Be terse."}], "role": "user"}
 
 
@@ -81,11 +81,22 @@ def test_failures_are_one_line_messages_with_exit_codes(
     result = run_va_process(
         "chat", "-m", "How far away is the moon?", "--timeout", "1", env=env, timeout=30
     )
-    assert result.returncode == code, result.stderr
-    assert message in result.stderr
+    assert_one_line_failure(result, code, message, TEST_KEY)
+
+
+def test_a_retired_model_is_one_line_and_exit_2(
+    fake_gemini: FakeGemini, gemini_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fake_gemini, "models", {"gemini-3.5-flash-lite", "gemini-3.8-flash"})
+    result = run_va_process(
+        "chat", "--model", "gemini-2.0-flash", "-m", "How far is the moon?", env=gemini_env
+    )
+    assert result.returncode == 2, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    assert "Traceback" not in result.stderr
-    assert TEST_KEY not in result.stdout + result.stderr
+    assert "'gemini-2.0-flash'" in result.stderr and "--model" in result.stderr
+    # the default model is a current one: the same server answers it
+    result = run_va_process("chat", "-m", "How far is the moon?", env=gemini_env)
+    assert result.returncode == 0, result.stderr
 
 
 def test_connection_refused(gemini_env: dict[str, str]) -> None:

@@ -64,10 +64,10 @@ def test_a_flag_left_unset_does_not_hide_the_environment() -> None:
 
 def test_short_aliases_and_va_profile() -> None:
     settings = load_settings(
-        environ={"VA_PROFILE": "gemini", "VA_GEMINI_MODEL": "gemini-2.5-flash"}
+        environ={"VA_PROFILE": "gemini", "VA_GEMINI_MODEL": "gemini-3.8-flash"}
     )
     assert settings.profile.name == "gemini"
-    assert settings.profile.gemini.model == "gemini-2.5-flash"
+    assert settings.profile.gemini.model == "gemini-3.8-flash"
 
 
 def test_unknown_key_names_the_file_and_the_key(tmp_path: Path) -> None:
@@ -79,7 +79,7 @@ def test_unknown_key_names_the_file_and_the_key(tmp_path: Path) -> None:
 
 
 def test_bad_value_names_the_file_and_the_key(tmp_path: Path) -> None:
-    path = write(tmp_path, "[llm]\nprovider = 'openai'\n")
+    path = write(tmp_path, "[llm]\nprovider = 'anthropic'\n")
     with pytest.raises(ConfigError, match=r"mine.toml: bad value for 'llm.provider'"):
         load_settings(path, environ={})
 
@@ -111,7 +111,7 @@ def test_a_profile_may_hold_a_single_section(tmp_path: Path) -> None:
     path = write(tmp_path, "[conversation]\nmax_messages = 6\n")
     settings = load_settings(path, environ={})
     assert settings.profile.conversation.max_messages == 6
-    assert settings.profile.gemini.model == "gemini-2.0-flash"
+    assert settings.profile.gemini.model == "gemini-3.5-flash-lite"
 
 
 def test_secrets_are_masked_everywhere() -> None:

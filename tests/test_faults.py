@@ -118,7 +118,7 @@ async def test_fails_over_to_the_embedded_model(
     assert done.source == "llm"
     assert done.reply == "answered offline"
     assert [e.message for e in events if isinstance(e, Notice)] == [
-        "gemini:gemini-2.0-flash is unavailable: answering with fake:local"
+        "gemini:gemini-3.5-flash-lite is unavailable: answering with fake:local"
     ]
 
 

@@ -16,6 +16,7 @@ from voice_agent_cli.errors import (
     LLMBadRequest,
     LLMConnectionError,
     LLMError,
+    LLMModelNotFound,
     LLMQuotaError,
     LLMServerError,
     LLMTimeout,
@@ -45,7 +46,7 @@ async def test_streams_text_chunks(gemini: GeminiLLM, fake_gemini: FakeGemini) -
     )
     request = fake_gemini.last_request
     assert request is not None
-    assert request.stream and request.model == "gemini-2.0-flash"
+    assert request.stream and request.model == "gemini-3.5-flash-lite"
     assert request.system_instruction == {"parts": [{"text": "You are a test."}], "role": "user"}
     assert request.body["generationConfig"]["temperature"] == 0.7
     assert request.headers["x-goog-api-key"] == TEST_KEY
@@ -138,7 +139,7 @@ async def test_multi_step_tool_calls_are_bounded(
         (script.http_error(401), LLMAuthError, "rejected the API key"),
         (script.http_error(403), LLMAuthError, "rejected the API key"),
         (script.http_error(400, "bad field"), LLMBadRequest, "bad field"),
-        (script.http_error(404), LLMBadRequest, "not found"),
+        (script.http_error(404), LLMModelNotFound, "not available"),
     ],
 )
 async def test_non_retryable_failures(
@@ -292,3 +293,55 @@ async def test_tools_are_declared_for_the_model(gemini: GeminiLLM, fake_gemini: 
     declaration = request.body["tools"][0]["functionDeclarations"][0]
     schema = declaration.get("parameters_json_schema") or declaration.get("parametersJsonSchema")
     assert schema["properties"]["minutes"]["minimum"] == 1
+
+
+async def test_a_retired_model_is_a_usage_error_that_names_it(
+    fake_gemini: FakeGemini, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fake_gemini, "models", {"gemini-3.5-flash-lite"})
+    llm = GeminiLLM(
+        model="gemini-2.0-flash",
+        api_key=Secret(TEST_KEY, "GEMINI_API_KEY"),
+        retry=RetryPolicy(max_retries=2, sleep=_no_sleep),
+    )
+    try:
+        with pytest.raises(LLMModelNotFound) as raised:
+            await llm.complete(ask("hi"))
+    finally:
+        await llm.aclose()
+    error = raised.value
+    assert error.exit_code == 2
+    assert "'gemini-2.0-flash'" in error.message and "--model" in error.message
+    assert "\n" not in error.message and TEST_KEY not in error.message
+    assert len(fake_gemini.requests) == 1  # a missing model is not retried
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, {"thinking_level": "MINIMAL"}),
+        ({"gemini.thinking_level": "low"}, {"thinking_level": "LOW"}),
+        ({"gemini.thinking_budget": 0}, {"thinking_budget": 0}),
+        ({"gemini.thinking_level": "default"}, None),
+    ],
+)
+async def test_thinking_is_bounded_as_the_profile_says(
+    fake_gemini: FakeGemini, overrides: dict[str, object], expected: dict[str, object] | None
+) -> None:
+    from voice_agent_cli.config import load_settings
+    from voice_agent_cli.core.build import build_provider
+
+    settings = load_settings(None, overrides, environ={"GEMINI_API_KEY": TEST_KEY})
+    llm = build_provider(settings, "gemini")
+    try:
+        await llm.complete(ask("hi"))
+    finally:
+        await llm.aclose()
+    request = fake_gemini.last_request
+    assert request is not None
+    # google-genai 3.6.1 sends the thinking config's own field names (the API takes both).
+    assert request.body["generationConfig"].get("thinkingConfig") == expected
+
+
+async def _no_sleep(seconds: float) -> None:
+    return None

@@ -35,8 +35,8 @@ async def measured() -> Metrics:
     metrics.instrument(agent, registry)
     for text in ("hello", "what is new?", "hello", "tell me a joke"):
         await agent.reply(text)
-    registry.circuit("llm:gemini:gemini-2.0-flash", "closed")
-    registry.circuit("llm:gemini:gemini-2.0-flash", "open", "5 consecutive failures")
+    registry.circuit("llm:gemini:gemini-3.5-flash-lite", "closed")
+    registry.circuit("llm:gemini:gemini-3.5-flash-lite", "open", "5 consecutive failures")
     registry.circuit("mcp:va", "closed")
     registry.circuit("expert:physicist", "half_open")
     return registry
@@ -63,7 +63,7 @@ async def test_the_dashboard_shows_latency_hit_rate_circuits_and_events() -> Non
     assert "llm:gemini:gemini" in output and "open" in output
     assert "mcp:va" in output and "half_open" in output
     # recent events: turns and the circuit transition
-    assert "llm:gemini:gemini-2.0-flash: closed -> open (5 consecutive failures)" in output
+    assert "llm:gemini:gemini-3.5-flash-lite: closed -> open (5 consecutive failures)" in output
     assert output.count("turn ") >= 4
 
 

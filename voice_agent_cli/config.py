@@ -9,12 +9,12 @@ Precedence, highest first: command-line flag > ``VA_*`` environment variable >
 profile file > built-in default.
 
 Environment variables: ``VA_<SECTION>__<KEY>`` sets any key (``VA_LLM__PROVIDER=local``,
-``VA_GEMINI__MODEL=gemini-2.5-flash``); a few short aliases exist for the
+``VA_GEMINI__MODEL=gemini-3.8-flash``); a few short aliases exist for the
 common ones (see :data:`ENV_ALIASES`). Values are read as TOML scalars, so
 ``VA_LLM__TEMPERATURE=0.2`` is a float and ``VA_CACHE__ENABLED=false`` a bool.
 
 Secrets never live in a profile: API keys are read from the environment
-variables that the profile names (``gemini.api_key_env``).
+variables that the profile names (``gemini.api_key_env``, ``openai.api_key_env``).
 """
 
 from __future__ import annotations
@@ -41,7 +41,12 @@ from voice_agent_cli.core.settings import (
     ResilienceSettings,
 )
 from voice_agent_cli.errors import ConfigError
-from voice_agent_cli.llm.settings import GeminiSettings, LLMSettings, LocalLLMSettings
+from voice_agent_cli.llm.settings import (
+    GeminiSettings,
+    LLMSettings,
+    LocalLLMSettings,
+    OpenAISettings,
+)
 from voice_agent_cli.metrics.settings import ObservabilitySettings
 from voice_agent_cli.privacy import PrivacySettings
 from voice_agent_cli.rooms.settings import LiveKitSettings
@@ -59,6 +64,7 @@ class Profile(Section):
     description: str = ""
     llm: LLMSettings = Field(default_factory=lambda: LLMSettings())
     gemini: GeminiSettings = Field(default_factory=lambda: GeminiSettings())
+    openai: OpenAISettings = Field(default_factory=lambda: OpenAISettings())
     local: LocalLLMSettings = Field(default_factory=lambda: LocalLLMSettings())
     conversation: ConversationSettings = Field(default_factory=lambda: ConversationSettings())
     buffer: BufferSettings = Field(default_factory=lambda: BufferSettings())
@@ -83,6 +89,7 @@ class Profile(Section):
 ENV_ALIASES: dict[str, str] = {
     "VA_LLM": "llm.provider",
     "VA_GEMINI_MODEL": "gemini.model",
+    "VA_OPENAI_MODEL": "openai.model",
     "VA_SYSTEM_PROMPT": "llm.system_prompt",
     "VA_LOCAL_MODEL": "local.model",
     "VA_REDIS_URL": "cache.redis_url",
@@ -117,9 +124,10 @@ class Settings:
     profile: Profile
     source: str
     gemini_api_key: Secret | None = None
+    openai_api_key: Secret | None = None
 
     @property
-    def llm_provider(self) -> Literal["local", "gemini"]:
+    def llm_provider(self) -> Literal["local", "gemini", "openai"]:
         """The provider that will answer, with ``auto`` resolved."""
         provider = self.profile.llm.provider
         if provider == "auto":
@@ -139,10 +147,15 @@ class Settings:
             "profile_source": self.source,
             "llm_provider": self.llm_provider,
             "secrets": {
-                "gemini_api_key": self.gemini_api_key.masked() if self.gemini_api_key else "not set"
+                "gemini_api_key": _masked(self.gemini_api_key),
+                "openai_api_key": _masked(self.openai_api_key),
             },
             **data,
         }
+
+
+def _masked(secret: Secret | None) -> str:
+    return secret.masked() if secret else "not set"
 
 
 def shipped_profiles() -> dict[str, Path]:
@@ -236,6 +249,7 @@ def load_settings(
         profile=validated,
         source=str(path),
         gemini_api_key=_find_secret(validated.gemini.api_key_env, environ),
+        openai_api_key=_find_secret(validated.openai.api_key_env, environ),
     )
 
 

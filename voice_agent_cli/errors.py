@@ -111,6 +111,12 @@ class LLMBadRequest(LLMError):
     """The provider rejected the request itself (400): retrying will not help."""
 
 
+class LLMModelNotFound(LLMBadRequest):
+    """The configured model does not exist there (retired, misspelt, not pulled)."""
+
+    exit_code = EXIT_USAGE
+
+
 class LLMQuotaError(LLMError):
     """Rate limited or out of quota (HTTP 429)."""
 

@@ -9,10 +9,12 @@ injectable so that tests check the policies without waiting.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import email.utils
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -60,6 +62,29 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(max_retries=0)
+
+
+def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds a server asked to wait, from its response headers, if it said.
+
+    ``Retry-After`` in seconds or as an HTTP date (RFC 9110), and OpenAI's
+    ``retry-after-ms``; header names are matched case-insensitively.
+    """
+    if not headers:
+        return None
+    found = {name.lower(): value for name, value in headers.items()}
+    with contextlib.suppress(ValueError, TypeError):
+        if "retry-after-ms" in found:
+            return max(0.0, float(found["retry-after-ms"]) / 1000)
+    value = found.get("retry-after")
+    if value is None:
+        return None
+    with contextlib.suppress(ValueError):
+        return max(0.0, float(value))
+    with contextlib.suppress(ValueError, TypeError, IndexError):
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, when.timestamp() - time.time())
+    return None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@
 
     [bench]
     scenarios = ["buffer", "chat", "concurrency"]   # default: every scenario found
+    sessions = 10                 # concurrency: sessions at once
+    concurrency_llm = "fake"      # or "profile": the profile's own LLM server
     iterations = 20
     warmup = 3
     percentiles = [50, 95, 99]
@@ -18,6 +20,8 @@ by :mod:`voice_agent_cli.config`: no config import (circular), nothing heavy.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -42,6 +46,11 @@ class BenchSettings(Section):
     sessions: int = Field(10, ge=1, le=10_000, description="concurrency: simultaneous sessions")
     fake_llm_latency_ms: float = Field(
         50.0, ge=0, le=60_000, description="concurrency: the fake LLM's fixed first-token latency"
+    )
+    concurrency_llm: Literal["fake", "profile"] = Field(
+        "fake",
+        description="concurrency: a fake LLM (va's own cost), or the profile's LLM "
+        "(e.g. many sessions on one llama.cpp or vLLM server)",
     )
 
     @field_validator("percentiles")

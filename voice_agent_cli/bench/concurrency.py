@@ -1,17 +1,25 @@
 """Bench scenario ``concurrency``: N simultaneous text sessions on one event loop.
 
 Every session is its own agent (its own conversation, history and turn lock)
-sharing one :class:`~voice_agent_cli.testing.FakeLLM` whose first token comes
-after a fixed latency (``[bench] fake_llm_latency_ms``, 50 ms by default), as
-``va join`` serves several participants from one process. What it tells:
+sharing one LLM, as ``va join`` serves several participants from one process:
+
+- by default a :class:`~voice_agent_cli.testing.FakeLLM` whose first token comes
+  after a fixed latency (``[bench] fake_llm_latency_ms``, 50 ms): va's own cost;
+- with ``[bench] concurrency_llm = "profile"``, the profile's own LLM, e.g. many
+  sessions on one llama.cpp, Ollama or vLLM server (``--profile llamacpp``);
+  replies are then capped at ``MAX_OUTPUT_TOKENS`` and the buffer and tools are off.
+
+What it tells:
 
 - ``baseline_total``: a turn's duration with one session alone;
 - ``total`` and ``llm_ttft``: the same turns with ``[bench] sessions`` sessions
   (10 by default) talking at once, each for ``iterations`` turns after its
   warm-up turns; ``added_latency`` is ``total`` minus the baseline p50;
+  ``provider_ttft`` and ``va_overhead``: the provider's own time to first text,
+  and what va adds on top of it;
 - figures: throughput (turns per second), memory per session (retained after
   its turns, measured with tracemalloc in a separate pass so that tracing does
-  not slow the timed one), and the session metrics va itself reports.
+  not slow the timed one; fake LLM only), and the session metrics va reports.
 """
 
 from __future__ import annotations
@@ -21,91 +29,107 @@ import gc
 import statistics
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from voice_agent_cli.bench import BenchOptions, ScenarioRun
-from voice_agent_cli.bench._turns import PROMPTS
+from voice_agent_cli.bench._turns import PROMPTS, MeasuredTurn, plain_chat_settings
 
 if TYPE_CHECKING:
+    from voice_agent_cli.config import Settings
     from voice_agent_cli.core.agent import Agent
+    from voice_agent_cli.llm.base import LLM
+
+
+MAX_OUTPUT_TOKENS = 64
 
 
 async def run(options: BenchOptions) -> ScenarioRun:
     """Measure one session alone, then ``sessions`` sessions at once."""
     from voice_agent_cli import metrics
+    from voice_agent_cli.bench._turns import measured_turn
     from voice_agent_cli.config import load_settings
     from voice_agent_cli.core.agent import Agent
     from voice_agent_cli.core.build import agent_options
-    from voice_agent_cli.testing import FakeLLM
 
     settings = load_settings(options.profile)
     bench = settings.profile.bench
-    latency_ms = bench.fake_llm_latency_ms
-    llm = FakeLLM(latency_s=latency_ms / 1000)
+    if bench.concurrency_llm == "profile":
+        settings = plain_chat_settings(
+            options.profile, {"llm.max_output_tokens": MAX_OUTPUT_TOKENS}
+        )
     agent_settings = agent_options(settings)
     registry = metrics.current()
-
-    def new_session() -> Agent:
-        agent = Agent(llm, agent_settings)
-        metrics.instrument(agent, registry)
-        return agent
-
     result = ScenarioRun()
-    baseline = new_session()
-    for index in range(options.warmup + options.iterations):
-        completed = await baseline.reply(PROMPTS[index % len(PROMPTS)])
-        if index >= options.warmup:
-            result.sample("baseline_total", completed.timings["total"])
-    baseline_p50 = statistics.median(result.stages["baseline_total"])
 
-    memory_kb = await _memory_per_session(new_session, bench.sessions, options.iterations)
+    async with _shared_llm(settings) as llm:
 
-    agents = [new_session() for _ in range(bench.sessions)]
-    barrier = asyncio.Barrier(bench.sessions + 1)
-    measured: list[tuple[float, float]] = []  # (total, ttft) of every measured turn
+        def new_session() -> Agent:
+            agent = Agent(llm, agent_settings)
+            metrics.instrument(agent, registry)
+            return agent
 
-    async def session(agent: Agent) -> None:
-        from voice_agent_cli import log
+        baseline = new_session()
+        for index in range(options.warmup + options.iterations):
+            turn = await measured_turn(
+                baseline, PROMPTS[index % len(PROMPTS)], baseline.conversation
+            )
+            if index >= options.warmup:
+                result.sample("baseline_total", turn.completed.timings["total"])
+        baseline_p50 = statistics.median(result.stages["baseline_total"])
 
-        with log.session_scope() as session_id:
-            registry.session_started(session_id, "bench")
-            try:
-                for index in range(options.warmup):
-                    await agent.reply(PROMPTS[index % len(PROMPTS)])
-            except BaseException:
-                await barrier.abort()  # never leave the others waiting for this one
-                raise
-            await barrier.wait()
-            for index in range(options.iterations):
-                completed = await agent.reply(PROMPTS[index % len(PROMPTS)])
-                timings = completed.timings
-                measured.append((timings["total"], timings.get("llm_ttft", 0.0)))
-            registry.session_ended(session_id)
+        memory_kb = None
+        if bench.concurrency_llm == "fake":
+            memory_kb = await _memory_per_session(new_session, bench.sessions, options.iterations)
 
-    tasks = [
-        asyncio.create_task(session(agent), name=f"bench-session-{number}")
-        for number, agent in enumerate(agents)
-    ]
-    await barrier.wait()  # every session has warmed up: the clock starts now
-    started = time.perf_counter()
-    await asyncio.gather(*tasks)
-    wall_s = time.perf_counter() - started
+        agents = [new_session() for _ in range(bench.sessions)]
+        barrier = asyncio.Barrier(bench.sessions + 1)
+        measured: list[MeasuredTurn] = []
 
-    for total, ttft in measured:
-        result.sample("total", total)
-        result.sample("llm_ttft", ttft)
-        result.sample("added_latency", max(0.0, total - baseline_p50))
+        async def session(agent: Agent) -> None:
+            from voice_agent_cli import log
+
+            with log.session_scope() as session_id:
+                registry.session_started(session_id, "bench")
+                try:
+                    for index in range(options.warmup):
+                        await agent.reply(PROMPTS[index % len(PROMPTS)])
+                except BaseException:
+                    await barrier.abort()  # never leave the others waiting for this one
+                    raise
+                await barrier.wait()
+                for index in range(options.iterations):
+                    prompt = PROMPTS[index % len(PROMPTS)]
+                    measured.append(await measured_turn(agent, prompt, agent.conversation))
+                registry.session_ended(session_id)
+
+        tasks = [
+            asyncio.create_task(session(agent), name=f"bench-session-{number}")
+            for number, agent in enumerate(agents)
+        ]
+        await barrier.wait()  # every session has warmed up: the clock starts now
+        started = time.perf_counter()
+        await asyncio.gather(*tasks)
+        wall_s = time.perf_counter() - started
+        result.figures["llm"] = llm.name
+
+    totals = [turn.completed.timings["total"] for turn in measured]
+    for turn in measured:
+        result.sample("total", turn.completed.timings["total"])
+        result.sample("llm_ttft", turn.completed.timings.get("llm_ttft", 0.0))
+        result.sample("added_latency", max(0.0, turn.completed.timings["total"] - baseline_p50))
+        turn.sample_overhead(result)
     snapshot = registry.as_json()
     result.figures.update(
         {
             "sessions": bench.sessions,
             "turns_per_session": options.iterations,
-            "fake_llm_latency_ms": latency_ms,
+            "fake_llm_latency_ms": bench.fake_llm_latency_ms
+            if bench.concurrency_llm == "fake"
+            else None,
             "throughput_turns_per_s": round(len(measured) / wall_s, 2) if wall_s else None,
-            "added_latency_p50_ms": round(
-                max(0.0, statistics.median(total for total, _ in measured) - baseline_p50), 3
-            ),
+            "added_latency_p50_ms": round(max(0.0, statistics.median(totals) - baseline_p50), 3),
             "memory_per_session_kb": memory_kb,
             "messages_per_session_p50": snapshot["sessions"]
             .get("messages_per_session", {})
@@ -113,6 +137,25 @@ async def run(options: BenchOptions) -> ScenarioRun:
         }
     )
     return result
+
+
+@asynccontextmanager
+async def _shared_llm(settings: Settings) -> AsyncIterator[LLM]:
+    """The one LLM every session shares: the fake, or the profile's own (started, closed)."""
+    bench = settings.profile.bench
+    if bench.concurrency_llm == "fake":
+        from voice_agent_cli.testing import FakeLLM
+
+        yield FakeLLM(latency_s=bench.fake_llm_latency_ms / 1000)
+        return
+    from voice_agent_cli.core.build import build_provider
+
+    llm = build_provider(settings, settings.llm_provider)
+    try:
+        await llm.start()
+        yield llm
+    finally:
+        await llm.aclose()
 
 
 async def _memory_per_session(new_session: Callable[[], Agent], sessions: int, turns: int) -> float:

@@ -278,6 +278,8 @@ class ChatSession:
         profile = self.settings.profile
         if self.settings.llm_provider == "gemini":
             return f"gemini:{profile.gemini.model}"
+        if self.settings.llm_provider == "openai":
+            return f"openai:{profile.openai.model}"
         from voice_agent_cli.llm.catalogue import resolve_model
 
         return f"local:{resolve_model(profile.local.model).name}"

@@ -23,13 +23,18 @@ ProfileOption = typer.Option(
     help="Profile name (shipped: default, gemini, ...) or path to a .toml file. Env: VA_PROFILE.",
 )
 JsonOption = typer.Option(False, "--json", help="Print JSON for scripts instead of text.")
-LLMOption = typer.Option(None, "--llm", help="LLM provider: local, gemini or auto. Env: VA_LLM.")
+LLMOption = typer.Option(
+    None, "--llm", help="LLM provider: local, gemini, openai or auto. Env: VA_LLM."
+)
 ModelOption = typer.Option(
     None,
     "--model",
-    help="Gemini model name; for the local provider a model name (qwen2.5-coder-0.5b, "
-    "qwen2.5-coder-1.5b) or a GGUF file.",
+    help="The provider's model: a Gemini or OpenAI-compatible model name; for the local "
+    "provider a model name (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b) or a GGUF file.",
 )
+
+#: The profile key ``--model`` sets, by provider.
+MODEL_KEYS = {"gemini": "gemini.model", "openai": "openai.model", "local": "local.model"}
 SystemOption = typer.Option(None, "--system", help="Replace the system prompt.")
 
 
@@ -39,16 +44,15 @@ def load(
     """The effective settings for a command (flags > VA_* env > profile > defaults).
 
     ``model`` is the ``--model`` flag: the model of whichever provider ends up
-    answering (a Gemini model name; for the local provider a catalogued model's
-    name, such as ``qwen2.5-coder-1.5b``, or a GGUF file).
+    answering (a Gemini or OpenAI-compatible model name; for the local provider a
+    catalogued model's name, such as ``qwen2.5-coder-1.5b``, or a GGUF file).
     """
     from voice_agent_cli.config import load_settings
 
     settings = load_settings(profile, overrides)
     if model is None:
         return settings
-    key = "gemini.model" if settings.llm_provider == "gemini" else "local.model"
-    return load_settings(profile, {**(overrides or {}), key: model})
+    return load_settings(profile, {**(overrides or {}), MODEL_KEYS[settings.llm_provider]: model})
 
 
 def stderr_console() -> Console:

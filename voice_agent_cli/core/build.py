@@ -51,10 +51,10 @@ def build_provider(
     progress: ProgressCallback | None = None,
     breakers: CircuitBreakers | None = None,
 ) -> LLM:
-    """One LLM provider ("gemini" or "local"), with its breaker when ``breakers`` is given.
+    """One LLM provider ("gemini", "openai" or "local"), with its breaker if ``breakers`` is given.
 
-    ``model`` overrides the profile's (a Gemini model name; for local, a catalogued
-    model's name or a GGUF path). Imports the provider's SDK only now.
+    ``model`` overrides the profile's (a Gemini or OpenAI-compatible model name; for
+    local, a catalogued model's name or a GGUF path). Imports the provider's SDK only now.
     """
     profile = settings.profile
     llm: LLM
@@ -66,6 +66,18 @@ def build_provider(
             api_key=settings.gemini_api_key,
             base_url=profile.gemini.base_url,
             api_version=profile.gemini.api_version,
+            timeout_s=profile.llm.request_timeout_s,
+            retry=retry_policy(settings),
+            thinking_level=profile.gemini.thinking_level,
+            thinking_budget=profile.gemini.thinking_budget,
+        )
+    elif provider == "openai":
+        from voice_agent_cli.llm.openai import OpenAILLM
+
+        llm = OpenAILLM.from_settings(
+            profile.openai,
+            api_key=settings.openai_api_key,
+            model=model,
             timeout_s=profile.llm.request_timeout_s,
             retry=retry_policy(settings),
         )

@@ -23,10 +23,12 @@ class ExpertSettings(Section):
     description: str = ""
     keywords: list[str] = Field(default_factory=list, description="domain words that route to it")
     system_prompt: str = Field(min_length=1)
-    provider: Literal["main", "local", "gemini"] = Field(
+    provider: Literal["main", "local", "gemini", "openai"] = Field(
         "main", description="main = the agent's own LLM"
     )
-    model: str | None = Field(None, description="Gemini model, or GGUF path for local")
+    model: str | None = Field(
+        None, description="a Gemini or OpenAI-compatible model name, or a GGUF path for local"
+    )
     timeout_s: float = Field(3.0, gt=0, le=120)
     max_output_tokens: int = Field(200, ge=16, le=4096)
     use_tools: bool = False

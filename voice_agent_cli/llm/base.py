@@ -13,6 +13,11 @@ turn's, ``llm.turn_timeout_s``): no wait (a chunk, a backoff, a server's
 Retry-After) goes past it, and the error that reports it states it. A retry
 that could not start before it is not tried; a failure after retries says how
 many attempts and how long they took.
+
+Every successful attempt is measured here, at the provider boundary: its own
+time to first text, its duration, and the :class:`~voice_agent_cli.llm.stats.TokenUsage`
+a provider may yield (which never reaches the consumer); see
+:mod:`voice_agent_cli.llm.stats`.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from dataclasses import dataclass, field
 
 from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolSpec
 from voice_agent_cli.errors import LLMError, LLMTimeout
+from voice_agent_cli.llm.stats import ProviderCall, TokenUsage, report
 from voice_agent_cli.resilience import CircuitBreaker, Deadline, RetryPolicy
 
 #: A retry is only worth starting with at least this much of the deadline left.
@@ -41,6 +47,9 @@ class TextChunk:
 
 #: What a provider streams: text, or a request to call a tool.
 LLMChunk = TextChunk | ToolCall
+
+#: What ``_stream_impl`` may yield besides: the tokens used, kept off the stream.
+ProviderChunk = LLMChunk | TokenUsage
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,9 @@ class LLM(ABC):
 
     #: Short provider name used in output and metrics: "gemini", "local", "fake".
     provider: str = "llm"
+    #: Whether attempts are measured as provider calls (a wrapper of other
+    #: providers, such as failover, leaves that to the providers it wraps).
+    measures_calls: bool = True
 
     def __init__(
         self, *, model: str, timeout_s: float | None = 30.0, retry: RetryPolicy | None = None
@@ -171,6 +183,9 @@ class LLM(ABC):
 
     async def _guarded(self, request: LLMRequest) -> AsyncGenerator[LLMChunk, None]:
         """One attempt, with the idle timeout (and the deadline) applied to every chunk."""
+        started = time.perf_counter()
+        first_text: float | None = None
+        usage: TokenUsage | None = None
         chunks = self._stream_impl(request)
         try:
             while True:
@@ -179,7 +194,7 @@ class LLM(ABC):
                     async with asyncio.timeout(timeout):
                         chunk = await anext(chunks)
                 except StopAsyncIteration:
-                    return
+                    break
                 except TimeoutError:
                     raise LLMTimeout(
                         f"{self.provider} did not answer {bound}", provider=self.provider
@@ -191,13 +206,33 @@ class LLM(ABC):
                         f"{self.provider} failed unexpectedly ({type(exc).__name__})",
                         provider=self.provider,
                     ) from exc
+                if isinstance(chunk, TokenUsage):
+                    usage = chunk
+                    continue
+                if first_text is None and isinstance(chunk, TextChunk):
+                    first_text = time.perf_counter()
                 yield chunk
         finally:
             await chunks.aclose()
+        if self.measures_calls:
+            report(
+                ProviderCall(
+                    provider=self.provider,
+                    model=self.model,
+                    ttft_ms=(first_text - started) * 1000 if first_text is not None else None,
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                    prompt_tokens=usage.prompt_tokens if usage else None,
+                    completion_tokens=usage.completion_tokens if usage else None,
+                )
+            )
 
     @abstractmethod
-    def _stream_impl(self, request: LLMRequest) -> AsyncGenerator[LLMChunk, None]:
-        """Provider-specific streaming; must raise only ``LLMError`` for known failures."""
+    def _stream_impl(self, request: LLMRequest) -> AsyncGenerator[ProviderChunk, None]:
+        """Provider-specific streaming; must raise only ``LLMError`` for known failures.
+
+        It may yield one :class:`~voice_agent_cli.llm.stats.TokenUsage` when the
+        service reports the tokens it used.
+        """
 
 
 def _after_attempts(error: LLMError, attempts: int, started: float) -> LLMError:

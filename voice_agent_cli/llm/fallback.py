@@ -37,6 +37,7 @@ class FallbackLLM(LLM):
     """The first provider that answers, in order of preference."""
 
     provider = "fallback"
+    measures_calls = False  # each provider it wraps measures its own calls
 
     def __init__(self, providers: Sequence[LLM], *, on_failover: FailoverListener | None = None):
         if not providers:

@@ -13,6 +13,10 @@ Choices that matter (each verified against google-genai 3.6.1):
   early (barge-in); breaking out of the loop leaves the server talking.
 - Every SDK and transport exception is translated here into
   :mod:`voice_agent_cli.errors`, with messages that never carry the API key.
+  A retired or unknown model (404) says which model and how to choose another.
+- Thinking is bounded for voice: Gemini 3 models take a thinking level
+  (``minimal`` by default), older ones a token budget; thought parts are
+  never spoken. The usage Gemini reports is handed to the base class.
 - A response with nothing to say is never passed on as an empty reply: a
   blocked prompt (``promptFeedback.blockReason``), a reply stopped by SAFETY,
   RECITATION, OTHER ..., no candidates or no text all raise
@@ -38,13 +42,16 @@ from voice_agent_cli.errors import (
     LLMBadRequest,
     LLMConnectionError,
     LLMError,
+    LLMModelNotFound,
     LLMNoAnswer,
     LLMQuotaError,
     LLMServerError,
     LLMTimeout,
 )
-from voice_agent_cli.llm.base import LLM, LLMChunk, LLMRequest, TextChunk
-from voice_agent_cli.resilience import RetryPolicy
+from voice_agent_cli.llm.base import LLM, LLMChunk, LLMRequest, ProviderChunk, TextChunk
+from voice_agent_cli.llm.settings import DEFAULT_GEMINI_MODEL
+from voice_agent_cli.llm.stats import TokenUsage
+from voice_agent_cli.resilience import RetryPolicy, parse_retry_after
 
 if TYPE_CHECKING:
     from google import genai
@@ -64,14 +71,18 @@ class GeminiLLM(LLM):
     def __init__(
         self,
         *,
-        model: str = "gemini-2.0-flash",
+        model: str = DEFAULT_GEMINI_MODEL,
         api_key: Secret | None,
         base_url: str | None = None,
         api_version: str | None = None,
         timeout_s: float = 30.0,
         retry: RetryPolicy | None = None,
+        thinking_level: str | None = None,
+        thinking_budget: int | None = None,
     ) -> None:
         super().__init__(model=model, timeout_s=timeout_s, retry=retry)
+        self.thinking_level = thinking_level
+        self.thinking_budget = thinking_budget
         self._api_key = api_key
         self.base_url = base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or None
         self.api_version = api_version
@@ -118,7 +129,7 @@ class GeminiLLM(LLM):
             await client.aio.aclose()
             client.close()
 
-    async def _stream_impl(self, request: LLMRequest) -> AsyncGenerator[LLMChunk, None]:
+    async def _stream_impl(self, request: LLMRequest) -> AsyncGenerator[ProviderChunk, None]:
         await self.start()
         assert self._client is not None
         client = self._client
@@ -142,14 +153,19 @@ class GeminiLLM(LLM):
 
         reader = asyncio.create_task(read(), name=f"gemini-stream-{self.model}")
         outcome = _Outcome()
+        usage = None
         try:
             while (item := await queue.get()) is not _END:
                 if isinstance(item, Exception):
                     raise self._translate(item) from None
                 outcome.read(item)
+                usage = item.usage_metadata or usage
                 for chunk in _chunks_of(item):
                     outcome.produced |= not isinstance(chunk, TextChunk) or bool(chunk.text)
                     yield chunk
+            if usage is not None and usage.prompt_token_count is not None:
+                # Each streamed response carries the running totals: the last one counts.
+                yield TokenUsage(usage.prompt_token_count, usage.candidates_token_count or 0)
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -173,12 +189,20 @@ class GeminiLLM(LLM):
                 tool_config = types.ToolConfig(
                     function_calling_config=types.FunctionCallingConfig(mode="NONE")
                 )
+        thinking = None
+        if self.thinking_budget is not None:  # a budget replaces the level (Gemini takes one)
+            thinking = types.ThinkingConfig(thinking_budget=self.thinking_budget)
+        elif self.thinking_level and self.thinking_level != "default":
+            thinking = types.ThinkingConfig(
+                thinking_level=types.ThinkingLevel(self.thinking_level.upper())
+            )
         return types.GenerateContentConfig(
             system_instruction=request.system or None,
             temperature=request.temperature,
             max_output_tokens=request.max_output_tokens,
             tools=tools,
             tool_config=tool_config,
+            thinking_config=thinking,
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
         )
 
@@ -266,7 +290,12 @@ def _classify(exc: Exception, model: str, endpoint: str) -> LLMError:
                 retry_after_s=_retry_after(exc),
             )
         if code == 404:
-            return LLMBadRequest(f"Gemini model {model!r} not found (404)", provider=provider)
+            return LLMModelNotFound(
+                f"Gemini model {model!r} is not available (404: retired or unknown): "
+                "choose a current one with --model or gemini.model, e.g. gemini-3.5-flash-lite "
+                "or gemini-flash-latest",
+                provider=provider,
+            )
         if code in (408, 504):
             return LLMTimeout(f"Gemini timed out ({code})", provider=provider)
         if 400 <= code < 500:
@@ -297,12 +326,8 @@ def _retry_after(exc: Any) -> float | None:
         if isinstance(delay, str) and delay.endswith("s"):
             with contextlib.suppress(ValueError):
                 return max(0.0, float(delay[:-1]))
-    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
-    with contextlib.suppress(ValueError, TypeError, AttributeError):
-        value = headers.get("retry-after")
-        if value is not None:
-            return max(0.0, float(value))
-    return None
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    return parse_retry_after(headers)
 
 
 def _error_details(exc: Any) -> list[Any]:

@@ -1,12 +1,19 @@
-"""Profile sections of the LLM: which provider, how it is asked, Gemini, the local model."""
+"""Profile sections of the LLM: which provider, how it is asked, Gemini, OpenAI-compatible
+servers, the local model."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_serializer, field_validator
 
+from voice_agent_cli.masking import mask_mapping, mask_url
 from voice_agent_cli.section import Section
+
+#: Gemini's default: the fastest current model, which thinks minimally by default.
+#: (gemini-2.0-flash and the 2.5 family are shut down.)
+DEFAULT_GEMINI_MODEL = "gemini-3.5-flash-lite"
+
 
 #: Spoken replies: the answer first and in a few words (the first words reach the
 #: speaker as soon as the first sentence ends, so a short one is heard sooner), then
@@ -23,9 +30,10 @@ DEFAULT_SYSTEM_PROMPT = (
 class LLMSettings(Section):
     """Which LLM answers, and how it is asked."""
 
-    provider: Literal["auto", "local", "gemini"] = Field(
+    provider: Literal["auto", "local", "gemini", "openai"] = Field(
         "auto",
-        description="auto = Gemini when an API key is set, else the embedded local model",
+        description="auto = Gemini when an API key is set, else the embedded local model; "
+        "openai = any OpenAI-compatible server ([openai])",
     )
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     temperature: float = Field(0.7, ge=0.0, le=2.0)
@@ -55,7 +63,21 @@ class LLMSettings(Section):
 class GeminiSettings(Section):
     """Gemini through the google-genai SDK."""
 
-    model: str = "gemini-2.0-flash"
+    model: str = Field(
+        DEFAULT_GEMINI_MODEL,
+        description="e.g. gemini-3.5-flash-lite, gemini-3.8-flash, gemini-flash-latest",
+    )
+    thinking_level: Literal["minimal", "low", "medium", "high", "default"] = Field(
+        "minimal",
+        description="how much Gemini 3 models think before answering: minimal is the "
+        "fastest (voice); default = the model's own",
+    )
+    thinking_budget: int | None = Field(
+        None,
+        ge=-1,
+        description="thinking tokens, for models that take a budget instead of a level "
+        "(0 = off, -1 = dynamic); when set it replaces thinking_level",
+    )
     api_key_env: list[str] = Field(
         default_factory=lambda: ["GEMINI_API_KEY", "GOOGLE_API_KEY"],
         description="environment variables tried in order for the API key",
@@ -64,6 +86,57 @@ class GeminiSettings(Section):
         None, description="API endpoint; default: $GOOGLE_GEMINI_BASE_URL or Google's"
     )
     api_version: str | None = Field(None, description="e.g. v1beta; default: the SDK's")
+
+
+class OpenAISettings(Section):
+    """Any OpenAI-compatible chat-completions server, through the openai SDK.
+
+    Ollama, llama.cpp's server, vLLM, LM Studio, OpenAI, Groq... differ only
+    in ``base_url``, ``model`` and whether a key is needed.
+    """
+
+    base_url: str | None = Field(
+        None,
+        description="the server's API root, e.g. http://127.0.0.1:11434/v1; "
+        "default: $OPENAI_BASE_URL, else OpenAI's",
+    )
+    model: str = Field("gpt-5.4-mini", description="a model the server serves (its /v1/models)")
+    api_key_env: list[str] = Field(
+        default_factory=lambda: ["OPENAI_API_KEY"],
+        description="environment variables tried in order for the API key; local servers need none",
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="extra HTTP headers; values may reference ${VARIABLES}",
+    )
+    organization: str | None = Field(None, description="OpenAI organization id (optional)")
+    project: str | None = Field(None, description="OpenAI project id (optional)")
+    context_window: int | None = Field(
+        None,
+        ge=512,
+        description="the model's context in tokens: the history is kept within it",
+    )
+    tool_choice: str = Field(
+        "auto",
+        description="auto, required, none, or a tool's name: what the first step of a "
+        "turn may do with the tools (later steps: auto)",
+    )
+    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = Field(
+        "max_tokens",
+        description="how the reply's length limit is sent: OpenAI's reasoning models "
+        "take max_completion_tokens, most other servers max_tokens",
+    )
+    reasoning_effort: str | None = Field(
+        None, description="for reasoning models (none, minimal, low...): sent only when set"
+    )
+
+    @field_serializer("headers", when_used="json")
+    def _mask_headers(self, values: dict[str, str]) -> dict[str, str]:
+        return mask_mapping(values)
+
+    @field_serializer("base_url", when_used="json")
+    def _mask_base_url(self, url: str | None) -> str | None:
+        return mask_url(url) if url is not None else None
 
 
 class LocalLLMSettings(Section):

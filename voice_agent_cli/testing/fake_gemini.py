@@ -20,29 +20,28 @@ Usage (tests):
 Every scripted reply is consumed by exactly one HTTP request (FIFO). When the
 queue is empty the default reply echoes the last user text ("echo: <text>").
 
-Design notes
-  * ThreadingHTTPServer, daemon threads, one background serve_forever thread.
-  * protocol_version HTTP/1.1 -> keep-alive. Every response has either a
-    Content-Length or is Transfer-Encoding: chunked (SSE), so the connection can
-    be reused. The request body is always read fully (Content-Length).
-  * disable_nagle_algorithm = True (TCP_NODELAY) -> ~1 ms per local request
-    instead of ~40 ms delayed-ACK stalls.
-  * stop() wakes "hang" handlers and shuts down every open client socket so
-    no handler thread stays blocked in a keep-alive readline.
+``FakeGemini(models=[...])`` serves only those models: a request for any other
+gets the 404 NOT_FOUND Gemini sends for a retired or unknown model.
+
+The server machinery (threads, keep-alive, TCP_NODELAY, SSE writers, a clean
+stop) is shared with the OpenAI fake: see :mod:`voice_agent_cli.testing._http_fake`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import http.server
 import json
 import re
-import socket
-import threading
-import time
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from voice_agent_cli.testing._http_fake import (
+    FakeHandler,
+    ScriptedServer,
+    serve_by_hand,
+    split_text,
+)
 
 # ---------------------------------------------------------------------------
 # Scripted replies
@@ -207,6 +206,16 @@ def invalid_api_key(status: int = 400) -> Reply:
     )
 
 
+def model_not_found(model: str, api_version: str = "v1beta") -> Reply:
+    """The 404 Gemini answers for a model it does not serve (retired, misspelt)."""
+    return http_error(
+        404,
+        f"models/{model} is not found for API version {api_version}, or is not supported "
+        "for generateContent. Call ListModels to see the list of available models and their "
+        "supported methods.",
+    )
+
+
 def slow(delay: float, reply: Reply | None = None) -> Reply:
     """Sleep `delay` seconds before the first byte, then send `reply` (default: echo)."""
     r = dataclasses.replace(reply) if reply is not None else Reply("echo")
@@ -323,86 +332,8 @@ _PATH_RE = re.compile(
 # ---------------------------------------------------------------------------
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    fake: FakeGemini
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # client disconnects (timeouts, cancelled streams) are expected
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive
-    disable_nagle_algorithm = True  # TCP_NODELAY
-
-    def version_string(self) -> str:
-        return "FakeGemini/0.1"
-
-    def log_message(self, fmt: str, *args: Any) -> None:  # silence stderr
-        pass
-
-    def handle(self) -> None:
-        try:
-            super().handle()
-        except OSError:  # ConnectionResetError / BrokenPipeError / shutdown by stop()
-            self.close_connection = True
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.fake._track(self.connection, True)  # type: ignore[attr-defined]
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.fake._track(self.connection, False)  # type: ignore[attr-defined]
-
-    # -- low-level writers ---------------------------------------------------
-    def _send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
-        data = (
-            obj
-            if isinstance(obj, bytes)
-            else (obj.encode() if isinstance(obj, str) else json.dumps(obj).encode())
-        )
-        headers = dict(headers or {})
-        self.send_response(status)
-        self.send_header(
-            "Content-Type", headers.pop("Content-Type", "application/json; charset=UTF-8")
-        )
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
-
-    def _start_sse(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("Cache-Control", "no-cache")
-        self.end_headers()
-        self.wfile.flush()
-
-    def _sse_event(self, obj: Any) -> None:
-        payload = obj if isinstance(obj, str) else json.dumps(obj, separators=(",", ":"))
-        data = f"data: {payload}\r\n\r\n".encode()
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
-
-    def _end_chunked(self) -> None:
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
-
-    def _abort_connection(self) -> None:
-        """Simulate a dropped connection: RST-free hard close, no keep-alive."""
-        self.close_connection = True
-        try:
-            self.wfile.flush()
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+class _Handler(FakeHandler):
+    server_name = "FakeGemini/0.1"
 
     # -- request handling ----------------------------------------------------
     def do_GET(self) -> None:
@@ -411,12 +342,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             404, {"error": {"code": 404, "message": "Not found", "status": "NOT_FOUND"}}
         )
 
-    def _read_body(self) -> bytes:
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
-
     def do_POST(self) -> None:
-        fake: FakeGemini = self.server.fake  # type: ignore[attr-defined]
+        fake: FakeGemini = self.fake
         raw = self._read_body()
         split = urlsplit(self.path)
         m = _PATH_RE.match(split.path)
@@ -437,64 +364,30 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             stream=bool(m and m["method"] == "streamGenerateContent"),
         )
         fake._record(rec)
-        try:
-            if not m:
-                self._send_json(
-                    404,
-                    {
-                        "error": {
-                            "code": 404,
-                            "message": f"Unknown path {split.path}",
-                            "status": "NOT_FOUND",
-                        }
-                    },
-                )
-                return
-            if fake.api_key is not None:
-                key = rec.headers.get("x-goog-api-key") or (rec.query.get("key") or [""])[0]
-                if key != fake.api_key:
-                    r = invalid_api_key()
-                    self._send_json(r.status, r.body)
-                    return
-            reply = fake._next_reply(rec)
-            if reply.delay and fake._stopping.wait(reply.delay):
-                self._abort_connection()
-                return
-            self._serve(reply, rec, fake)
-            rec.completed = reply.kind not in ("hang", "stall", "drop")
-        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
-            rec.client_disconnected = True
-            self.close_connection = True  # client went away (timeout/cancel/barge-in)
+        self._answer(rec, self._refusal(fake, rec) or fake._next_reply(rec))
 
-    def _serve(self, r: Reply, rec: RecordedRequest, fake: FakeGemini) -> None:
+    def _refusal(self, fake: FakeGemini, rec: RecordedRequest) -> Reply | None:
+        """What the server says before the model runs: wrong path, wrong key, unknown model."""
+        if rec.method_name is None:
+            return http_error(404, f"Unknown path {rec.path}")
+        if fake.api_key is not None:
+            key = rec.headers.get("x-goog-api-key") or (rec.query.get("key") or [""])[0]
+            if key != fake.api_key:
+                return invalid_api_key()
+        if fake.models is not None and rec.model not in fake.models:
+            return model_not_found(rec.model or "", rec.api_version or "v1beta")
+        return None
+
+    def _serve(self, r: Reply, rec: RecordedRequest) -> None:
+        fake: FakeGemini = self.fake
         if r.kind == "echo":
             r = dataclasses.replace(text(f"echo: {rec.last_user_text}"), delay=r.delay)
-        if r.kind == "hang" or (r.kind == "stall" and not rec.stream):
-            fake._stopping.wait()  # until stop()
-            self._abort_connection()
+        if self._serve_fault(r, rec.stream):
             return
-        if r.kind == "error":
-            self._send_json(r.status, r.body, r.headers)
-            return
-        if r.kind == "malformed":
-            if rec.stream:
-                self._start_sse()
-                self._sse_event(r.body)
-                self._end_chunked()
-            else:
-                self._send_json(200, r.body)
-            return
-
         events = _events_for(r, rec, fake)
         if not rec.stream:
             if r.kind == "drop":
-                data = json.dumps(_merge(events)).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data[: len(data) // 2])
-                self._abort_connection()
+                self._send_truncated_json(_merge(events))
                 return
             if r.kind == "stream_error":
                 self._send_json(r.status, r.body)
@@ -502,24 +395,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send_json(200, _merge(events))
             return
 
-        self._start_sse()
-        for i, ev in enumerate(events):
-            if r.kind in ("drop", "stream_error", "stall") and i >= r.after_chunks:
-                break
-            if i and r.chunk_delay and fake._stopping.wait(r.chunk_delay):
-                self._abort_connection()
-                return
-            self._sse_event(ev)
-        if r.kind == "drop":
-            self._abort_connection()  # no terminating 0-chunk
-            return
-        if r.kind == "stall":
-            fake._stopping.wait()
-            self._abort_connection()
-            return
-        if r.kind == "stream_error":
-            self._sse_event(r.body)
-        self._end_chunked()
+        if self._stream(r, events):
+            if r.kind == "stream_error":
+                self._sse_event(r.body)
+            self._end_chunked()
 
 
 def _usage(prompt_tokens: int, out_tokens: int) -> dict:
@@ -529,13 +408,6 @@ def _usage(prompt_tokens: int, out_tokens: int) -> dict:
         "totalTokenCount": prompt_tokens + out_tokens,
         "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt_tokens}],
     }
-
-
-def _split(s: str, n: int) -> list[str]:
-    n = max(1, min(n, len(s) or 1))
-    size = -(-len(s) // n) if s else 1
-    parts = [s[i : i + size] for i in range(0, len(s), size)] or [""]
-    return parts
 
 
 def _events_for(r: Reply, rec: RecordedRequest, fake: FakeGemini) -> list[dict]:
@@ -562,7 +434,7 @@ def _events_for(r: Reply, rec: RecordedRequest, fake: FakeGemini) -> list[dict]:
             event["candidates"] = [{"finishReason": r.finish_reason, "index": 0}]
         events.append(event)
     elif r.kind in ("text", "drop", "stream_error", "stall"):
-        pieces = _split(r.text, r.chunks)
+        pieces = split_text(r.text, r.chunks)
         out = 0
         for i, piece in enumerate(pieces):
             out += max(1, len(piece) // 4)
@@ -635,8 +507,10 @@ def _merge(events: list[dict]) -> dict:
     }
 
 
-class FakeGemini:
-    """Background fake server. Use as a context manager or start()/stop()."""
+class FakeGemini(ScriptedServer[Reply, RecordedRequest]):
+    """Background fake Gemini server. Use as a context manager or start()/stop()."""
+
+    thread_name = "fake-gemini"
 
     def __init__(
         self,
@@ -644,106 +518,20 @@ class FakeGemini:
         port: int = 0,
         api_key: str | None = None,
         nodelay: bool = True,
+        models: Iterable[str] | None = None,
     ):
+        super().__init__(_Handler, host, port, nodelay)
         self.api_key = api_key  # if set, requests with another key get 400 API_KEY_INVALID
-        self._lock = threading.Lock()
-        self._queue: list[Reply] = []
-        self.requests: list[RecordedRequest] = []
-        self._counter = 0
-        self._stopping = threading.Event()
-        self._conns: set[socket.socket] = set()
-        handler = (
-            _Handler
-            if nodelay
-            else type("_NagleHandler", (_Handler,), {"disable_nagle_algorithm": False})
-        )
-        self._server = _Server((host, port), handler)
-        self._server.fake = self
-        bound_host, bound_port = self._server.server_address[:2]
-        self.host = bound_host.decode() if isinstance(bound_host, bytes | bytearray) else bound_host
-        self.port = int(bound_port)
-        self._thread: threading.Thread | None = None
+        #: If set, the only models served: any other gets 404 NOT_FOUND.
+        self.models: set[str] | None = set(models) if models is not None else None
 
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    # -- lifecycle --
-    def start(self) -> FakeGemini:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-gemini",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()  # wake hang/slow handlers
-        self._server.shutdown()
-        with self._lock:
-            conns = list(self._conns)
-        for c in conns:  # unblock keep-alive readers
-            with contextlib.suppress(OSError):
-                c.shutdown(socket.SHUT_RDWR)
-        self._server.server_close()
-        if self._thread:
-            self._thread.join(5)
-
-    def __enter__(self) -> FakeGemini:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    # -- scripting --
-    def enqueue(self, *replies: Reply) -> None:
-        with self._lock:
-            self._queue.extend(replies)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._queue.clear()
-            self.requests.clear()
-
-    @property
-    def pending(self) -> int:
-        with self._lock:
-            return len(self._queue)
-
-    @property
-    def last_request(self) -> RecordedRequest | None:
-        with self._lock:
-            return self.requests[-1] if self.requests else None
-
-    # -- internals --
-    def _record(self, rec: RecordedRequest) -> None:
-        with self._lock:
-            self.requests.append(rec)
-
-    def _next_reply(self, rec: RecordedRequest) -> Reply:
-        with self._lock:
-            self._counter += 1
-            return self._queue.pop(0) if self._queue else Reply("echo")
-
-    def _track(self, conn: socket.socket, add: bool) -> None:
-        with self._lock:
-            (self._conns.add if add else self._conns.discard)(conn)
+    def _default_reply(self) -> Reply:
+        return Reply("echo")
 
 
 def main() -> None:
     """Serve an echoing fake on a port given as the first argument (default: a free one)."""
-    import sys
-
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    with FakeGemini(port=port) as f:
-        print(f"GOOGLE_GEMINI_BASE_URL={f.base_url}", flush=True)
-        try:
-            while True:
-                time.sleep(1)
-        except KeyboardInterrupt:
-            pass
+    serve_by_hand(lambda port: FakeGemini(port=port), "GOOGLE_GEMINI_BASE_URL")
 
 
 if __name__ == "__main__":
