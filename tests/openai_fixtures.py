@@ -126,11 +126,11 @@ class LlamaCppServer:
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaCppServer]:
     """One real llama.cpp OpenAI-compatible server for the whole session."""
     from tests.conftest import shared_models_dir
-    from voice_agent_cli.llm.model_files import QWEN_05B, assemble
+    from voice_agent_cli.llm.catalogue import QWEN_CODER_05B
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("VA_MODELS_DIR", str(shared_models_dir()))
-        model = assemble(QWEN_05B)
+        model = QWEN_CODER_05B.path()
     server = LlamaCppServer(model, tmp_path_factory.mktemp("llama-server") / "server.log")
     server.start()
     yield server

@@ -22,9 +22,12 @@ from voice_agent_cli.evals import EvalRunner, TurnOutcome, junit_xml, load_cases
 from voice_agent_cli.evals.cases import EvalTurn
 from voice_agent_cli.evals.checks import check_turn
 from voice_agent_cli.llm.base import LLMRequest
+from voice_agent_cli.llm.settings import DEFAULT_GEMINI_MODEL
 from voice_agent_cli.testing import FakeLLM
 from voice_agent_cli.testing import fake_gemini as script
 from voice_agent_cli.testing.fake_gemini import FakeGemini
+
+GEMINI_DEFAULT = f"gemini:{DEFAULT_GEMINI_MODEL}"
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -417,7 +420,7 @@ def test_va_eval_runs_on_gemini_with_json_and_junit(
     assert (report["passed"], report["failed"], report["llm"]) == (
         2,
         0,
-        "gemini:gemini-2.0-flash",
+        GEMINI_DEFAULT,
     )
     assert fake_gemini.requests[0].body["generationConfig"]["temperature"] == 0.0
     suite = ET.parse(junit).getroot()

@@ -20,9 +20,12 @@ from voice_agent_cli.core.messages import ChatMessage
 from voice_agent_cli.errors import EXIT_NO_ANSWER, LLMNoAnswer
 from voice_agent_cli.llm.base import LLMRequest, TextChunk
 from voice_agent_cli.llm.gemini import GeminiLLM
+from voice_agent_cli.llm.settings import DEFAULT_GEMINI_MODEL
 from voice_agent_cli.testing import FakeLLM
 from voice_agent_cli.testing import fake_gemini as script
 from voice_agent_cli.testing.fake_gemini import FakeGemini
+
+GEMINI_DEFAULT = f"gemini:{DEFAULT_GEMINI_MODEL}"
 
 ASK = LLMRequest(system="s", messages=[ChatMessage(role="user", content="question")])
 
@@ -121,7 +124,7 @@ def test_va_chat_json_reports_a_blocked_answer_as_one_object(
     assert (turn["reason"], turn["exit_code"], turn["llm"]) == (
         "RECITATION",
         5,
-        "gemini:gemini-2.0-flash",
+        GEMINI_DEFAULT,
     )
     assert turn["turn_id"]
 

@@ -23,10 +23,13 @@ from voice_agent_cli.core.build import agent_options
 from voice_agent_cli.core.events import Notice, TurnCompleted
 from voice_agent_cli.llm.fallback import FallbackLLM
 from voice_agent_cli.llm.gemini import GeminiLLM
+from voice_agent_cli.llm.settings import DEFAULT_GEMINI_MODEL
 from voice_agent_cli.testing import FakeLLM
 from voice_agent_cli.testing import fake_gemini as script
 from voice_agent_cli.testing.fake_gemini import FakeGemini
 from voice_agent_cli.ui.dashboard import render
+
+GEMINI_DEFAULT = f"gemini:{DEFAULT_GEMINI_MODEL}"
 
 QUESTION = "What is the capital of Peru?"
 DOWN = [script.http_error(503)] * 3  # the first try and both retries
@@ -56,20 +59,20 @@ async def test_a_fallbacks_reply_is_labelled_and_cached_as_its_own(
         # Gemini is back: the same question gets Gemini's answer, not the backup's from the cache.
         fake_gemini.enqueue(script.text("Lima is the capital of Peru."))
         back = await agent.reply(QUESTION)
-        assert (back.source, back.llm) == ("llm", "gemini:gemini-2.0-flash")
+        assert (back.source, back.llm) == ("llm", GEMINI_DEFAULT)
         assert back.reply == "Lima is the capital of Peru."
 
         # And from now on the cache serves Gemini's reply, labelled as Gemini's.
         again = await agent.reply(QUESTION)
         assert (again.source, again.llm, again.reply) == (
             "cache",
-            "gemini:gemini-2.0-flash",
+            GEMINI_DEFAULT,
             "Lima is the capital of Peru.",
         )
         stored = {entry.llm: entry.reply for entry in await buffer.cache.entries()}
         assert stored == {
             "fake:backup": "Lima, I believe.",
-            "gemini:gemini-2.0-flash": "Lima is the capital of Peru.",
+            GEMINI_DEFAULT: "Lima is the capital of Peru.",
         }
     finally:
         await buffer.aclose()
@@ -78,7 +81,7 @@ async def test_a_fallbacks_reply_is_labelled_and_cached_as_its_own(
     by_llm = {
         entry["labels"]["llm"]: entry["value"] for entry in snapshot["counters"]["replies_by_llm"]
     }
-    assert by_llm == {"fake:backup": 1, "gemini:gemini-2.0-flash": 2}
+    assert by_llm == {"fake:backup": 1, GEMINI_DEFAULT: 2}
     events = [event["message"] for event in snapshot["events"]]
     assert any("by fake:backup" in message for message in events)
     from io import StringIO
@@ -87,7 +90,7 @@ async def test_a_fallbacks_reply_is_labelled_and_cached_as_its_own(
 
     console = Console(file=StringIO(), width=140)
     console.print(render(snapshot))
-    assert "last reply by gemini:gemini-2.0-flash" in console.file.getvalue()  # type: ignore[attr-defined]
+    assert f"last reply by {GEMINI_DEFAULT}" in console.file.getvalue()  # type: ignore[attr-defined]
 
 
 async def test_turns_side_by_side_each_see_their_own_provider(
@@ -112,7 +115,7 @@ async def test_turns_side_by_side_each_see_their_own_provider(
     fast = await agent.reply("second", conversation=agent.new_conversation())
     first = await slow
     assert (first.reply, first.llm) == ("from the backup", "fake:backup")
-    assert (fast.reply, fast.llm) == ("from gemini", "gemini:gemini-2.0-flash")
+    assert (fast.reply, fast.llm) == ("from gemini", GEMINI_DEFAULT)
 
 
 @pytest.mark.slow
@@ -150,18 +153,18 @@ def test_va_chat_names_the_embedded_model_when_it_answers_for_gemini(
     assert down["llm"] == "local:qwen2.5-coder-0.5b" and down["source"] == "llm"
     assert "Lima" in down["reply"]
     assert "answering with local:qwen2.5-coder-0.5b" in result.stderr
-    assert back["llm"] == "gemini:gemini-2.0-flash"
+    assert back["llm"] == GEMINI_DEFAULT
     assert (back["source"], back["reply"]) == ("llm", "Lima is the capital of Peru.")
     counted = json.loads(metrics_file.read_text())["counters"]["replies_by_llm"]
     assert {entry["labels"]["llm"] for entry in counted} == {
         "local:qwen2.5-coder-0.5b",
-        "gemini:gemini-2.0-flash",
+        GEMINI_DEFAULT,
     }
     logged = [json.loads(line) for line in (log_dir / "va.log").read_text().splitlines()]
     turns = [record for record in logged if record.get("message", "").startswith("turn completed")]
     assert [record["llm"] for record in turns] == [
         "local:qwen2.5-coder-0.5b",
-        "gemini:gemini-2.0-flash",
+        GEMINI_DEFAULT,
     ]
 
 
