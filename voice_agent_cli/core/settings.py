@@ -97,14 +97,22 @@ class ResilienceSettings(Section):
     expert_breaker: BreakerSettings = Field(
         default_factory=lambda: BreakerSettings(failure_threshold=5, recovery_s=120.0)
     )
-    fallback: list[Literal["local", "gemini"]] = Field(
-        default_factory=lambda: ["local"],  # type: ignore[arg-type]
-        description="providers tried, in order, when the main LLM is down",
+    fallback: list[str] = Field(
+        default_factory=lambda: ["local"],
+        description="providers tried, in order, when the main LLM is down "
+        "(superseded by [llm] chain when that is set)",
     )
     degraded_reply: str = (
         "Sorry, I can't reach my language model right now, so I can only answer simple "
         "questions. Please try again in a little while."
     )
+
+    @field_validator("fallback")
+    @classmethod
+    def _known_providers(cls, value: list[str]) -> list[str]:
+        from voice_agent_cli.providers.registry import checked
+
+        return [checked("llm", name) for name in value]
 
 
 class RateLimitSettings(Section):
