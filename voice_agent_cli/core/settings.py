@@ -23,8 +23,8 @@ class ExpertSettings(Section):
     description: str = ""
     keywords: list[str] = Field(default_factory=list, description="domain words that route to it")
     system_prompt: str = Field(min_length=1)
-    provider: Literal["main", "local", "gemini", "openai"] = Field(
-        "main", description="main = the agent's own LLM"
+    provider: str = Field(
+        "main", description="main = the agent's own LLM; else an LLM provider's name"
     )
     model: str | None = Field(
         None, description="a Gemini or OpenAI-compatible model name, or a GGUF path for local"
@@ -32,6 +32,13 @@ class ExpertSettings(Section):
     timeout_s: float = Field(3.0, gt=0, le=120)
     max_output_tokens: int = Field(200, ge=16, le=4096)
     use_tools: bool = False
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        from voice_agent_cli.providers.registry import checked
+
+        return value if value == "main" else checked("llm", value)
 
 
 class ExpertsSettings(Section):

@@ -10,8 +10,9 @@
                           ["gemini", "openai", "local"]  ─► FallbackLLM, in that order
 
 A provider named explicitly (``--llm openai``) goes first, the rest of the chain
-behind it. Providers that cannot work here (Gemini without a key) are left
-out, except one the user named: its own error then says what is missing.
+behind it. Providers that cannot work here (Gemini without a key, a plugin
+that fails to import) are left out, except one the user named: its own error
+then says what is missing.
 """
 
 from __future__ import annotations
@@ -44,7 +45,14 @@ def llm_chain(settings: Settings) -> list[str]:
 
 
 def _usable(settings: Settings, name: str) -> bool:
-    reason = registry.provider("llm", name).unusable(settings)
+    """Can ``name`` answer here? A fallback that cannot (no key, a broken plugin) is left out."""
+    from voice_agent_cli.errors import ProviderUnavailable
+
+    try:
+        reason = registry.provider("llm", name).unusable(settings)
+    except ProviderUnavailable as exc:
+        logger.warning("%s: left out of the failover chain", exc.message)
+        return False
     if reason is not None:
         logger.info("LLM provider %s left out of the chain: %s", name, reason)
     return reason is None
