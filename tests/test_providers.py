@@ -58,6 +58,16 @@ def test_built_in_providers_are_registered_by_name() -> None:
     assert isinstance(build_stt(STTSettings()), FasterWhisperSTT)
 
 
+def test_a_profile_of_built_in_providers_never_reads_the_installed_packages() -> None:
+    """Reading every package's entry points costs tens of ms: only unknown names need it."""
+    registry.refresh()
+    settings = load_settings("default", {"llm.chain": ["gemini", "openai", "local"]}, environ={})
+    assert settings.llm_chain == ["openai", "local"]
+    assert registry._plugins.cache_info().currsize == 0
+    registry.names("llm")
+    assert registry._plugins.cache_info().currsize == 1
+
+
 def test_an_unknown_engine_is_a_config_error_naming_the_installed_ones() -> None:
     with pytest.raises(ConfigError, match=r"unknown stt provider 'vosk' \(installed: faster"):
         load_settings("default", {"stt.engine": "vosk"}, environ={})

@@ -6,8 +6,10 @@
                                         ├─► entries(kind) ─► find(kind, name) ─► load() ─► provider
     entry points va.llm/va.stt/va.tts ─┘       (names only: nothing imported)
 
-Names are known without importing anything, so a profile can be validated
-against them cheaply; a provider's module is imported only when it is used
+Names are known without importing anything, and the installed packages'
+metadata is read only for a name that is not a built-in's (reading it costs
+tens of milliseconds), so validating a profile costs nothing in the common
+case; a provider's module is imported only when it is used
 (or listed by ``va providers``). A plugin that fails to import, or names
 something that is not a provider, becomes one
 :class:`~voice_agent_cli.errors.ProviderUnavailable` line, never a traceback;
@@ -117,6 +119,8 @@ def names(kind: Kind) -> list[str]:
 
 def find(kind: Kind, name: str) -> Entry:
     """The entry called ``name``; an unknown name is a usage error listing the known ones."""
+    if name in BUILT_IN[kind]:  # no need to read the installed packages' metadata
+        return Entry(kind, name, BUILT_IN[kind][name], "built-in")
     for entry in entries(kind):
         if entry.name == name:
             return entry
@@ -170,6 +174,6 @@ def _first_line(exc: Exception) -> str:
 
 def checked(kind: Kind, name: str) -> str:
     """``name`` if a provider of ``kind`` has it; a ``ValueError`` for pydantic if not."""
-    if name not in names(kind):
+    if name not in BUILT_IN[kind] and name not in names(kind):
         raise ValueError(unknown(kind, name))
     return name
