@@ -140,7 +140,9 @@ def test_va_providers_lists_every_kind_and_what_the_profile_uses() -> None:
     local = rows["llm:local"]
     assert (local["role"], local["models_source"]) == ("main", "catalogue")
     assert {"qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"} <= set(local["models"])
-    assert rows["llm:gemini"]["models"][0] == "gemini-3.5-flash-lite"
+    gemini = rows["llm:gemini"]
+    assert gemini["models"][0] == "gemini-3.5-flash-lite"
+    assert gemini["note"] == "cannot answer: no API key (set GEMINI_API_KEY or GOOGLE_API_KEY)"
     assert rows["stt:faster-whisper"]["in_use"] and not rows["stt:openai-whisper"]["in_use"]
     assert rows["tts:piper"]["model"] == "en_US-joe-medium"
 
@@ -155,8 +157,8 @@ def test_va_providers_asks_an_openai_compatible_server_for_its_models(
 ) -> None:
     monkeypatch.setattr(fake_openai, "models", {"fake-model", "llama3.2:3b"})
     env = {**openai_env, "VA_LLM__CHAIN": '["openai", "local"]'}
-    result = run_va("providers", "--json", "llm", env=env)
-    assert result.exit_code == 0, result.stderr
+    result = run_va("providers", "--json", "llm", "--timeout", "10", env=env)
+    assert result.exit_code == 0, result.stdout + result.stderr
     rows = providers_json(result)
     assert rows["llm:openai"]["models"] == ["fake-model", "llama3.2:3b"]
     assert (rows["llm:openai"]["role"], rows["llm:local"]["role"]) == ("main", "fallback 1")

@@ -119,7 +119,11 @@ async def _models(
         if isinstance(provider, LLMProvider):
             model = provider.model(settings, entry.name)
             async with asyncio.timeout(timeout_s + 1):  # a safety net around a plugin's own
-                return model, await provider.models(settings, entry.name, timeout_s=timeout_s)
+                listed = await provider.models(settings, entry.name, timeout_s=timeout_s)
+            unusable = provider.unusable(settings)  # why a chain leaves it out (no key...)
+            if unusable and not listed.note:
+                listed = ModelList(listed.models, listed.source, note=f"cannot answer: {unusable}")
+            return model, listed
         profile = settings.profile
         if isinstance(provider, STTProvider):
             listed, engine = provider.models(profile.stt), profile.stt.engine
