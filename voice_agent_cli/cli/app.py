@@ -10,7 +10,18 @@ from __future__ import annotations
 import typer
 
 from voice_agent_cli import __version__
-from voice_agent_cli.cli import bench, cache, chat, evaluate, join, sessions, talk, token, tools
+from voice_agent_cli.cli import (
+    bench,
+    cache,
+    chat,
+    evaluate,
+    join,
+    providers,
+    sessions,
+    talk,
+    token,
+    tools,
+)
 from voice_agent_cli.cli.errors import VAGroup
 
 app = typer.Typer(
@@ -52,6 +63,7 @@ token.register(app)
 tools.register(app)
 cache.register(app)
 sessions.register(app)
+providers.register(app)
 bench.register(app)
 evaluate.register(app)
 
