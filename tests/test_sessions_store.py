@@ -353,7 +353,11 @@ def test_writers_in_several_processes_lose_and_repeat_no_turn(
         )
         for n in range(writers)
     ]
-    time.sleep(0.5)  # let every writer import and wait at the line
+    # Start them together only once every writer has imported and waits at the line.
+    ready = [tmp_path / f"go.ready-w{n}" for n in range(writers)]
+    deadline = time.monotonic() + 60
+    while not all(path.exists() for path in ready) and time.monotonic() < deadline:
+        time.sleep(0.01)
     go.touch()
     seqs_by_writer = {}
     for n, process in enumerate(processes):

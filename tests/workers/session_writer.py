@@ -1,7 +1,8 @@
 """Append turns to one session from a process of its own: ``python session_writer.py ...``.
 
 Arguments: BACKEND (sqlite|redis) LOCATION (file or URL) SESSION_ID WRITER COUNT GO_FILE.
-Waits until GO_FILE exists (so every writer starts at once), then appends COUNT
+Says it is ready (creates GO_FILE.ready-WRITER once its imports are done), waits until
+GO_FILE exists (so every writer starts at once, however loaded the machine), then appends COUNT
 turns with ids ``WRITER-0`` ... and prints the seq each got, one per line.
 """
 
@@ -35,6 +36,7 @@ async def main(backend: str, location: str, session_id: str, writer: str, count:
 
 if __name__ == "__main__":
     backend, location, session_id, writer, count, go = sys.argv[1:7]
+    Path(f"{go}.ready-{writer}").touch()
     while not Path(go).exists():
         time.sleep(0.005)
     asyncio.run(main(backend, location, session_id, writer, int(count)))
