@@ -64,7 +64,10 @@ def chat(
         None, "--message", "-m", help="Send one message, print the reply, exit."
     ),
     continue_last: bool = typer.Option(
-        False, "--continue", "-c", help="Resume the last chat session (its history goes to the LLM)."
+        False,
+        "--continue",
+        "-c",
+        help="Resume the last chat session (its history goes to the LLM).",
     ),
     session_id: str | None = typer.Option(
         None, "--session", help="Resume this session (an id, or the start of one)."
@@ -436,9 +439,7 @@ class ChatSession:
         elif command == "/reset":
             self._ensure_agent().reset()
             if self._book is not None:
-                self.recorder = self._runner.run(
-                    self._book.start("chat", llm=self._describe_llm())
-                )
+                self.recorder = self._runner.run(self._book.start("chat", llm=self._describe_llm()))
                 self.err.print(f"[dim](conversation forgotten; new session {self.recorder.id})[/]")
             else:
                 self.err.print("[dim](conversation forgotten)[/]")

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from voice_agent_cli.config import Settings
     from voice_agent_cli.core.conversation import Conversation
     from voice_agent_cli.sessions.store import SessionStore
+    from voice_agent_cli.speech.events import VoiceTurn
 
 _logger = logging.getLogger("va.sessions")
 
@@ -119,6 +120,21 @@ class SessionRecorder:
                 timings=dict(timings or {}),
                 interrupted=interrupted,
             )
+        )
+
+    def add_voice_turn(self, turn: VoiceTurn, *, speaker: str | None = None) -> None:
+        """Queue a finished (or barged-in) voice turn; one that got no reply at all is not kept."""
+        if turn.source is None and not turn.reply:
+            return
+        self.add(
+            user=turn.user,
+            reply=turn.reply,
+            source=turn.source,
+            llm=turn.llm,
+            speaker=speaker,
+            tool_calls=turn.tool_calls,
+            timings=turn.timings,
+            interrupted=turn.interrupted,
         )
 
     async def flush(self) -> None:
@@ -230,8 +246,7 @@ def open_session_book(
     if not settings.profile.sessions.enabled:
         if required:
             raise UsageError(
-                "sessions are off in this profile ([sessions] enabled = false): "
-                "nothing to continue"
+                "sessions are off in this profile ([sessions] enabled = false): nothing to continue"
             )
         return None
     return SessionBook(settings, open_session_store(settings.profile), notify=notify)
