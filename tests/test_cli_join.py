@@ -28,6 +28,7 @@ from tests.speech_fixtures import silence, timeline
 from voice_agent_cli.cli.join import JoinRun
 from voice_agent_cli.config import load_settings
 from voice_agent_cli.rooms.target import resolve_target
+from voice_agent_cli.sessions import open_session_store
 from voice_agent_cli.testing.fake_livekit import FakeLiveKitServer
 from voice_agent_cli.testing.fake_llm import FakeLLM
 
@@ -298,6 +299,17 @@ async def test_va_join_answers_in_a_room_and_leaves_on_sigterm(
     [turn] = [e for e in events if e["event"] == "turn"]
     assert turn["speaker"] == "alice" and turn["reply"] == "Paris is the capital of France."
     assert turn["timings"]["e2e_latency"] > 0
+    # Alice's turn is kept in her own session, named once as it started.
+    [note] = [e for e in events if e["event"] == "notice" and "for alice" in e["message"]]
+    session_id = note["message"].split()[1]
+    store = open_session_store(settings.profile)
+    try:
+        info = await store.get(session_id)
+        [kept] = await store.turns(session_id)
+    finally:
+        await store.aclose()
+    assert info is not None and (info.kind, info.room) == ("room", "demo")
+    assert kept.speaker == "alice" and kept.reply == "Paris is the capital of France."
     # Left cleanly: track unpublished, room disconnected.
     assert room.local_participant.track_publications == {} and not room.isconnected()
     assert kinds[-1] == "connection" and events[-1]["state"] == "disconnected"

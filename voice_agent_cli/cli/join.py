@@ -8,7 +8,8 @@ only then are the speech models and the LLM loaded, while already in the room.
 Then every participant's microphone gets a voice pipeline, answers are spoken
 on the agent's track, transcripts go to the data channel, and dropped
 connections are re-established with backoff, until Ctrl-C or SIGTERM, which
-leave cleanly (exit code 0).
+leave cleanly (exit code 0). Each participant's turns are kept in a session of
+their own (docs/sessions.md).
 
 The view: a live Rich view on a terminal; plain lines otherwise; ``--json``
 prints one JSON object per event or turn. See docs/livekit.md.
@@ -199,6 +200,8 @@ class JoinRun:
         room_agent.add_observer(view.show)
         try:
             async with AsyncExitStack() as stack:
+                # Closed last: the turns the pipelines end with on leaving are kept too.
+                self._keep_sessions(stack, room_agent, view)
                 stack.push_async_callback(room_agent.aclose)
                 with view:
                     if not await self._until_stopped(room_agent.join()):
@@ -215,6 +218,24 @@ class JoinRun:
             remove_handlers()
         if not self.json_output:
             stderr_console().print(f"[dim]left room {self.target.room!r}[/]")
+
+    def _keep_sessions(self, stack: AsyncExitStack, room_agent: RoomAgent, view: JoinView) -> None:
+        """Each participant's turns go to a session of their own (unless sessions are off)."""
+        from voice_agent_cli.rooms.sessions import RoomSessions
+        from voice_agent_cli.sessions.recorder import open_session_book
+
+        book = open_session_book(
+            self.settings, notify=lambda message: view.note(message, "warning")
+        )
+        if book is None:
+            return
+        stack.push_async_callback(book.aclose)
+        sessions = RoomSessions(
+            book,
+            self.target.room,
+            on_new=lambda identity, recorder: view.note(f"session {recorder.id} for {identity}"),
+        )
+        room_agent.add_observer(sessions.observe)
 
     def _room_agent(self) -> RoomAgent:
         from voice_agent_cli.rooms.audio_out import AgentTrack

@@ -217,8 +217,14 @@ class SessionBook:
             if last is not None:
                 session = Session(self.store, last, privacy)
                 return self._keep(SessionRecorder(session, stored=True, notify=self.notify))
+        return self.new(kind, llm=llm, room=room)
+
+    def new(
+        self, kind: SessionKind, *, llm: str | None = None, room: str | None = None
+    ) -> SessionRecorder:
+        """A recorder for a new session (nothing is written until its first turn)."""
         info = SessionInfo.new(kind, profile=self.settings.source, llm=llm, room=room)
-        session = Session(self.store, info, privacy)
+        session = Session(self.store, info, self.settings.profile.privacy)
         return self._keep(SessionRecorder(session, stored=False, notify=self.notify))
 
     def _keep(self, recorder: SessionRecorder) -> SessionRecorder:
