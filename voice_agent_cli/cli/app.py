@@ -10,7 +10,18 @@ from __future__ import annotations
 import typer
 
 from voice_agent_cli import __version__
-from voice_agent_cli.cli import bench, cache, chat, evaluate, join, sessions, talk, token, tools
+from voice_agent_cli.cli import (
+    bench,
+    cache,
+    chat,
+    evaluate,
+    join,
+    serve,
+    sessions,
+    talk,
+    token,
+    tools,
+)
 from voice_agent_cli.cli.errors import VAGroup
 
 app = typer.Typer(
@@ -48,6 +59,7 @@ def _main(
 chat.register(app)
 talk.register(app)
 join.register(app)
+serve.register(app)
 token.register(app)
 tools.register(app)
 cache.register(app)
