@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voice_agent_cli.rooms.worker import Job
+from voice_agent_cli.testing.fake_dispatcher import FakeDispatcher
 
 API_KEY = "APIworkertests"
 #: 32 bytes or more: PyJWT warns about shorter HMAC keys (and warnings are errors here).
@@ -83,3 +84,36 @@ class WorkerProcess:
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["type"] == kind]
+
+
+class WorkerFleet:
+    """Worker processes a test starts against one dispatcher; killed, if still running, after."""
+
+    def __init__(self, dispatcher: FakeDispatcher) -> None:
+        self.dispatcher = dispatcher
+        self.started: list[WorkerProcess] = []
+
+    async def start(
+        self, count: int, argv: list[str], env: dict[str, str], *, stderr: int | None = None
+    ) -> list[WorkerProcess]:
+        """Start ``count`` processes running ``argv``; return once each has registered."""
+        before = len(self.dispatcher.workers)
+        batch = []
+        for _ in range(count):
+            process = await asyncio.create_subprocess_exec(
+                *argv, stdout=asyncio.subprocess.PIPE, stderr=stderr, env=env
+            )
+            batch.append(WorkerProcess(process))
+        self.started.extend(batch)
+        await self.dispatcher.wait_for_workers(before + count, within_s=60)
+        for worker in batch:
+            await worker.wait_for(lambda e: e["type"] == "registered")
+        return batch
+
+    async def aclose(self) -> None:
+        """Kill what still runs, and stop reading its output."""
+        for worker in self.started:
+            if worker.process.returncode is None:
+                worker.process.kill()
+            await worker.process.wait()
+            worker._reader.cancel()

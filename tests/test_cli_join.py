@@ -23,7 +23,7 @@ import pytest
 from livekit import api
 
 from tests.cli_helpers import json_lines, run_va, run_va_process
-from tests.rooms_helpers import Talker, until
+from tests.rooms_helpers import ask_in_room, until
 from tests.speech_fixtures import silence, timeline
 from voice_agent_cli.cli.join import JoinRun
 from voice_agent_cli.config import load_settings
@@ -268,16 +268,8 @@ async def test_va_join_answers_in_a_room_and_leaves_on_sigterm(
     await until(lambda: server.rooms and server.current.isconnected(), within=10)
     room = server.current
     await until(lambda: room.local_participant.attributes.get("lk.agent.state") == "listening", 20)
-    room.add_participant("alice")
-    alice = Talker(room.add_microphone("alice"))
-    await alice.say(timeline(silence(0.2), say("What is the capital of France?")))  # type: ignore[operator]
-
-    def answered() -> bool:
-        lines = room.local_participant.messages("va.transcript")
-        return any(m["final"] and m["role"] == "agent" for m in lines)
-
-    await until(answered, within=20)
-    await alice.aclose()
+    question = say("What is the capital of France?")  # type: ignore[operator]
+    await ask_in_room(room, "alice", timeline(silence(0.2), question))
 
     os.kill(os.getpid(), signal.SIGTERM)  # what a service manager sends
     await asyncio.wait_for(main, 10)

@@ -22,7 +22,7 @@ import pytest
 
 from tests.cli_helpers import VA, run_va_process
 from tests.redis_server import free_port
-from tests.serve_helpers import API_KEY, API_SECRET, WorkerProcess
+from tests.serve_helpers import API_KEY, API_SECRET, WorkerFleet, WorkerProcess
 from voice_agent_cli.testing.fake_dispatcher import FakeDispatcher
 
 CREDENTIALS = {"LIVEKIT_API_KEY": API_KEY, "LIVEKIT_API_SECRET": API_SECRET}
@@ -36,45 +36,24 @@ async def dispatcher() -> AsyncIterator[FakeDispatcher]:
 
 @pytest.fixture
 async def spawn(dispatcher: FakeDispatcher) -> AsyncIterator[Callable[..., Any]]:
-    started: list[WorkerProcess] = []
+    fleet = WorkerFleet(dispatcher)
+    env = {
+        **os.environ,
+        **CREDENTIALS,
+        "LIVEKIT_URL": dispatcher.url,
+        # A room join that is never answered holds its job this long.
+        "VA_LIVEKIT__CONNECT_TIMEOUT_S": "60",
+        "VA_SERVE__STATUS_INTERVAL_S": "0.5",
+    }
 
     async def start(count: int, *args: str) -> list[WorkerProcess]:
-        env = {
-            **os.environ,
-            **CREDENTIALS,
-            "LIVEKIT_URL": dispatcher.url,
-            # A room join that is never answered holds its job this long.
-            "VA_LIVEKIT__CONNECT_TIMEOUT_S": "60",
-            "VA_SERVE__STATUS_INTERVAL_S": "0.5",
-        }
-        before = len(dispatcher.workers)
-        batch = []
-        for _ in range(count):
-            # The CPU is shared with other tests: never decline for it here
-            # (declining by CPU is tested in-process with a given load).
-            process = await asyncio.create_subprocess_exec(
-                VA,
-                "serve",
-                "--load-threshold",
-                "1",
-                *args,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=env,
-            )
-            batch.append(WorkerProcess(process))
-        started.extend(batch)
-        await dispatcher.wait_for_workers(before + count, within_s=60)
-        for worker in batch:
-            await worker.wait_for(lambda e: e["type"] == "registered")
-        return batch
+        # The CPU is shared with other tests: never decline for it here
+        # (declining by CPU is tested in-process with a given load).
+        argv = [VA, "serve", "--load-threshold", "1", *args]
+        return await fleet.start(count, argv, env, stderr=asyncio.subprocess.PIPE)
 
     yield start
-    for worker in started:
-        if worker.process.returncode is None:
-            worker.process.kill()
-        await worker.process.wait()
-        worker._reader.cancel()
+    await fleet.aclose()
 
 
 @pytest.mark.slow
@@ -91,8 +70,12 @@ async def test_several_va_serve_processes_share_the_rooms_and_refuse_past_capaci
     assert sorted(per_worker.values()) == [2, 2, 2]  # nobody over capacity, nobody idle
     dispatcher.trust_status = False  # offer the 7th to every worker, whatever they reported
     assert await dispatcher.dispatch("room-7") is None
+    seventh = next(job for job in dispatcher.jobs if job not in {p.job_id for p in placed if p})
+    refusals = dispatcher.offers_for(seventh)
+    assert len(refusals) == 3 and not any(offer.available for offer in refusals)
+    # (an offer may also have reached a worker whose last report was older than its jobs)
     declined = [e for w in workers for e in w.of_type("job_offered") if not e["accepted"]]
-    assert len(declined) == 3 and {e["reason"] for e in declined} == {"at capacity (2 of 2 jobs)"}
+    assert {e["reason"] for e in declined} == {"at capacity (2 of 2 jobs)"}
     # Every accepted job went on to join its room, as the server's token says.
     await dispatcher.wait_for(lambda: dispatcher.room_attempts == 6, what="six room joins")
     for worker in workers:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.rooms_helpers import Talker, until
+from tests.rooms_helpers import ask_in_room, until
 from tests.serve_helpers import API_KEY, API_SECRET
 from tests.speech_fixtures import silence, timeline
 from voice_agent_cli.cli.serve import ServeRun
@@ -67,16 +67,8 @@ async def test_a_dispatched_room_is_joined_answered_and_left_on_a_drain(
         await until(
             lambda: room.local_participant.attributes.get("lk.agent.state") == "listening", 30
         )
-        room.add_participant("alice")
-        alice = Talker(room.add_microphone("alice"))
-        await alice.say(timeline(silence(0.2), say("What is the capital of France?")))  # type: ignore[operator]
-
-        def answered() -> bool:
-            lines = room.local_participant.messages("va.transcript")
-            return any(m["final"] and m["role"] == "agent" for m in lines)
-
-        await until(answered, within=20)
-        await alice.aclose()
+        question = say("What is the capital of France?")  # type: ignore[operator]
+        await ask_in_room(room, "alice", timeline(silence(0.2), question))
 
         os.kill(os.getpid(), signal.SIGTERM)  # what a service manager sends
         assert await asyncio.wait_for(main, 20) == 0

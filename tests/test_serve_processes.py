@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.serve_helpers import API_KEY, API_SECRET, WorkerProcess
+from tests.serve_helpers import API_KEY, API_SECRET, WorkerFleet, WorkerProcess
 from voice_agent_cli.testing.fake_dispatcher import FakeDispatcher
 
 WORKER = Path(__file__).parent / "workers" / "serve_worker.py"
@@ -33,35 +33,20 @@ async def dispatcher() -> AsyncIterator[FakeDispatcher]:
 
 @pytest.fixture
 async def spawn(dispatcher: FakeDispatcher) -> AsyncIterator[Callable[..., Any]]:
-    started: list[WorkerProcess] = []
+    fleet = WorkerFleet(dispatcher)
+    env = {
+        **os.environ, "PYTHONPATH": os.getcwd(),
+        "LIVEKIT_API_KEY": API_KEY, "LIVEKIT_API_SECRET": API_SECRET,
+    }  # fmt: skip
 
     async def start(
         count: int, *, agent_name: str = "", max_jobs: int = 2, turn_s: float = 0.0
     ) -> list[WorkerProcess]:
-        env = {
-            **os.environ, "PYTHONPATH": os.getcwd(),
-            "LIVEKIT_API_KEY": API_KEY, "LIVEKIT_API_SECRET": API_SECRET,
-        }  # fmt: skip
-        before = len(dispatcher.workers)
-        batch = []
-        for _ in range(count):
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, str(WORKER), dispatcher.url, agent_name, str(max_jobs), str(turn_s),
-                stdout=asyncio.subprocess.PIPE, env=env,
-            )  # fmt: skip
-            batch.append(WorkerProcess(process))
-        started.extend(batch)
-        await dispatcher.wait_for_workers(before + count, within_s=60)
-        for worker in batch:
-            await worker.wait_for(lambda e: e["type"] == "registered")
-        return batch
+        argv = [sys.executable, str(WORKER), dispatcher.url, agent_name, str(max_jobs), str(turn_s)]
+        return await fleet.start(count, argv, env)
 
     yield start
-    for worker in started:
-        if worker.process.returncode is None:
-            worker.process.kill()
-        await worker.process.wait()
-        worker._reader.cancel()
+    await fleet.aclose()
 
 
 async def test_jobs_are_spread_by_capacity_and_by_agent_name(
