@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from tests.cli_helpers import json_lines, run_va, run_va_process
+from tests.redis_server import free_port
 from voice_agent_cli.testing import fake_gemini as script
 from voice_agent_cli.testing.fake_gemini import FakeGemini
 
@@ -133,3 +134,24 @@ def test_sessions_off_keeps_nothing_and_refuses_to_resume(
     assert result.exit_code == 0 and "session" not in json_lines(result.stdout)[0]
     refused = run_va_process("chat", "--continue", "-m", "hi", env=env)
     assert refused.returncode == 2 and "sessions are off" in refused.stderr
+
+
+def test_a_session_store_that_is_down_costs_the_record_not_the_reply(
+    fake_gemini: FakeGemini, chat_env: dict[str, str]
+) -> None:
+    env = {
+        **chat_env,
+        "VA_SESSIONS__BACKEND": "redis",
+        "VA_SESSIONS__REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+    }
+    fake_gemini.enqueue(script.text("one"), script.text("two"))
+    result = run_va_process("chat", "-m", "first?", env=env)
+    assert result.returncode == 0 and result.stdout == "one\n"
+    [warning] = [line for line in result.stderr.splitlines() if "WARNING" in line]
+    assert "session store unavailable" in warning and "are not being kept" in warning
+
+    # Resuming is what the user asked for: without the store, one line and exit 3.
+    resumed = run_va_process("chat", "--continue", "-m", "second?", env=env)
+    assert resumed.returncode == 3 and resumed.stdout == ""
+    [line] = resumed.stderr.strip().splitlines()
+    assert line.startswith("va: ") and "127.0.0.1" in line

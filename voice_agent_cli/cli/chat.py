@@ -357,7 +357,7 @@ class ChatSession:
         from voice_agent_cli.sessions.recorder import open_session_book
 
         required = self.resume is not None or self.continue_last
-        book = open_session_book(self.settings, notify=self._notice, required=required)
+        book = open_session_book(self.settings, required=required)
         if book is None:
             return
         self._stack.push_async_callback(book.aclose)
@@ -368,9 +368,6 @@ class ChatSession:
             resume=self.resume,
             continue_last=self.continue_last,
         )
-
-    def _notice(self, message: str) -> None:
-        self.err.print(f"[yellow]va:[/] {message}", soft_wrap=True, highlight=False)
 
     def _record(self, event: TurnCompleted) -> None:
         if self.recorder is not None:

@@ -247,9 +247,7 @@ class JoinRun:
         from voice_agent_cli.rooms.sessions import RoomSessions
         from voice_agent_cli.sessions.recorder import open_session_book
 
-        book = open_session_book(
-            self.settings, notify=lambda message: view.note(message, "warning")
-        )
+        book = open_session_book(self.settings)
         if book is None:
             return
         stack.push_async_callback(book.aclose)

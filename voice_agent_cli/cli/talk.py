@@ -224,9 +224,7 @@ class TalkRun:
             live_audio = not self.inputs and self.output is None
             options = voice_options(profile, echo=None if live_audio else "off")
             err = stderr_console()
-            book = open_session_book(
-                self.settings, notify=lambda message: err.print(f"[yellow]va:[/] {message}")
-            )
+            book = open_session_book(self.settings)
             recorder = None
             if book is not None:
                 stack.push_async_callback(book.aclose)

@@ -11,8 +11,8 @@
 
 A new session is only written to the store with its first turn, so a REPL
 left without a word leaves no empty session behind. Failing to keep a turn
-(a Redis gone away, a full disk) never fails the conversation: the command is
-told once, through ``notify``, and goes on. Only what the user asked for
+(a Redis gone away, a full disk) never fails the conversation: one warning
+says so (like the reply cache's), and the conversation goes on. Only what the user asked for
 explicitly fails the command: an unknown ``--session ID`` (exit 2), or a store
 that cannot be read to resume from (exit 3).
 """
@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -38,8 +38,6 @@ if TYPE_CHECKING:
     from voice_agent_cli.speech.events import VoiceTurn
 
 _logger = logging.getLogger("va.sessions")
-
-Notify = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -60,10 +58,9 @@ class _Turn:
 class SessionRecorder:
     """Appends one conversation's turns to its session, in order, from a named task."""
 
-    def __init__(self, session: Session, *, stored: bool, notify: Notify | None = None) -> None:
+    def __init__(self, session: Session, *, stored: bool) -> None:
         self.session = session
         self._stored = stored
-        self._notify = notify
         self._failed = False
         self._queue: asyncio.Queue[_Turn | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
@@ -177,9 +174,10 @@ class SessionRecorder:
                 interrupted=turn.interrupted,
             )
         except SessionError as exc:
-            _logger.warning("turn not kept in session %s: %s", self.id, exc)
-            if not self._failed and self._notify is not None:
-                self._notify(f"turns are not being kept in session {self.id}: {exc}")
+            # One warning per fault, as for the reply cache; the rest only in debug logs.
+            level = logging.DEBUG if self._failed else logging.WARNING
+            _logger.log(level, "session store unavailable (%s): turns of session %s are "
+                        "not being kept; answering all the same", exc, self.id)  # fmt: skip
             self._failed = True
 
 
@@ -189,7 +187,6 @@ class SessionBook:
 
     settings: Settings
     store: SessionStore
-    notify: Notify | None = None
     recorders: list[SessionRecorder] = field(default_factory=list)
 
     async def start(
@@ -211,12 +208,12 @@ class SessionBook:
         privacy = self.settings.profile.privacy
         if resume is not None:
             session = await Session.resume(self.store, privacy, resume)
-            return self._keep(SessionRecorder(session, stored=True, notify=self.notify))
+            return self._keep(SessionRecorder(session, stored=True))
         if continue_last:
             last = await latest(self.store, kind)
             if last is not None:
                 session = Session(self.store, last, privacy)
-                return self._keep(SessionRecorder(session, stored=True, notify=self.notify))
+                return self._keep(SessionRecorder(session, stored=True))
         return self.new(kind, llm=llm, room=room)
 
     def new(
@@ -225,7 +222,7 @@ class SessionBook:
         """A recorder for a new session (nothing is written until its first turn)."""
         info = SessionInfo.new(kind, profile=self.settings.source, llm=llm, room=room)
         session = Session(self.store, info, self.settings.profile.privacy)
-        return self._keep(SessionRecorder(session, stored=False, notify=self.notify))
+        return self._keep(SessionRecorder(session, stored=False))
 
     def _keep(self, recorder: SessionRecorder) -> SessionRecorder:
         self.recorders.append(recorder)
@@ -240,9 +237,7 @@ class SessionBook:
             await self.store.aclose()
 
 
-def open_session_book(
-    settings: Settings, *, notify: Notify | None = None, required: bool = False
-) -> SessionBook | None:
+def open_session_book(settings: Settings, *, required: bool = False) -> SessionBook | None:
     """The command's :class:`SessionBook`, or ``None`` when ``[sessions] enabled = false``.
 
     ``required`` (``--continue``, ``--session``) turns sessions being off into a usage error.
@@ -255,4 +250,4 @@ def open_session_book(
                 "sessions are off in this profile ([sessions] enabled = false): nothing to continue"
             )
         return None
-    return SessionBook(settings, open_session_store(settings.profile), notify=notify)
+    return SessionBook(settings, open_session_store(settings.profile))
