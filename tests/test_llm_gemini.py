@@ -39,7 +39,7 @@ def ask(text: str, **kwargs: object) -> LLMRequest:
 
 async def test_streams_text_chunks(gemini: GeminiLLM, fake_gemini: FakeGemini) -> None:
     fake_gemini.enqueue(script.text("Paris is the capital of France.", chunks=4))
-    chunks = [c async for c in gemini.stream(ask("Capital of France?"))]
+    chunks = [c async for c in gemini.stream(ask("Capital of France?", temperature=0.7))]
     assert len(chunks) == 4
     assert "".join(c.text for c in chunks if isinstance(c, TextChunk)) == (
         "Paris is the capital of France."

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import (
     Field,
@@ -83,6 +83,10 @@ class Profile(Section):
     serve: ServeSettings = Field(default_factory=lambda: ServeSettings())
     privacy: PrivacySettings = Field(default_factory=lambda: PrivacySettings())
     sessions: SessionSettings = Field(default_factory=lambda: SessionSettings())
+    providers: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="each plugin provider's own settings, as [providers.<name>] tables",
+    )
 
 
 #: Short environment variables for the settings people change most.
@@ -127,12 +131,16 @@ class Settings:
     openai_api_key: Secret | None = None
 
     @property
-    def llm_provider(self) -> Literal["local", "gemini", "openai"]:
-        """The provider that will answer, with ``auto`` resolved."""
-        provider = self.profile.llm.provider
-        if provider == "auto":
-            return "gemini" if self.gemini_api_key else "local"
-        return provider
+    def llm_provider(self) -> str:
+        """The provider that will answer first, with ``auto`` resolved."""
+        return self.llm_chain[0]
+
+    @property
+    def llm_chain(self) -> list[str]:
+        """The LLM providers that answer, in order (see :mod:`voice_agent_cli.providers.chain`)."""
+        from voice_agent_cli.providers.chain import llm_chain
+
+        return llm_chain(self)
 
     def describe(self) -> dict[str, Any]:
         """The effective configuration as plain data, secrets masked.
@@ -146,6 +154,7 @@ class Settings:
         return {
             "profile_source": self.source,
             "llm_provider": self.llm_provider,
+            "llm_chain": self.llm_chain,
             "secrets": {
                 "gemini_api_key": _masked(self.gemini_api_key),
                 "openai_api_key": _masked(self.openai_api_key),

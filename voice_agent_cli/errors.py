@@ -81,6 +81,10 @@ class ModelUnavailable(DependencyUnavailable):
     """A local model file is missing or damaged."""
 
 
+class ProviderUnavailable(DependencyUnavailable):
+    """A provider (a plugin, usually) is installed but cannot be loaded."""
+
+
 # --- the LLM ------------------------------------------------------------------
 
 

@@ -36,6 +36,7 @@ async def run(options: BenchOptions) -> ScenarioRun:
         "llm.provider": "openai",
         "llm.max_output_tokens": MAX_OUTPUT_TOKENS,
         "resilience.fallback": [],
+        "llm.chain": [],
     }
     settings = plain_chat_settings(options.profile, overrides)
     result = ScenarioRun()

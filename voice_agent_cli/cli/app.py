@@ -16,6 +16,7 @@ from voice_agent_cli.cli import (
     chat,
     evaluate,
     join,
+    providers,
     serve,
     sessions,
     talk,
@@ -64,6 +65,7 @@ token.register(app)
 tools.register(app)
 cache.register(app)
 sessions.register(app)
+providers.register(app)
 bench.register(app)
 evaluate.register(app)
 

@@ -315,14 +315,9 @@ class ChatSession:
             self.err.print(render(metrics.current().as_json(), title="va chat"))
 
     def _describe_llm(self) -> str:
-        profile = self.settings.profile
-        if self.settings.llm_provider == "gemini":
-            return f"gemini:{profile.gemini.model}"
-        if self.settings.llm_provider == "openai":
-            return f"openai:{profile.openai.model}"
-        from voice_agent_cli.llm.catalogue import resolve_model
+        from voice_agent_cli.providers.chain import describe_chain
 
-        return f"local:{resolve_model(profile.local.model).name}"
+        return describe_chain(self.settings)
 
     def _describe_session(self) -> str:
         recorder = self.recorder

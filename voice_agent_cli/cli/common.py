@@ -24,7 +24,10 @@ ProfileOption = typer.Option(
 )
 JsonOption = typer.Option(False, "--json", help="Print JSON for scripts instead of text.")
 LLMOption = typer.Option(
-    None, "--llm", help="LLM provider: local, gemini, openai or auto. Env: VA_LLM."
+    None,
+    "--llm",
+    help="LLM provider: local, gemini, openai, auto, or an installed plugin's "
+    "(va providers). Env: VA_LLM.",
 )
 ModelOption = typer.Option(
     None,
@@ -33,8 +36,6 @@ ModelOption = typer.Option(
     "provider a model name (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b) or a GGUF file.",
 )
 
-#: The profile key ``--model`` sets, by provider.
-MODEL_KEYS = {"gemini": "gemini.model", "openai": "openai.model", "local": "local.model"}
 SystemOption = typer.Option(None, "--system", help="Replace the system prompt.")
 
 
@@ -52,7 +53,11 @@ def load(
     settings = load_settings(profile, overrides)
     if model is None:
         return settings
-    return load_settings(profile, {**(overrides or {}), MODEL_KEYS[settings.llm_provider]: model})
+    from voice_agent_cli.providers import registry
+
+    name = settings.llm_provider
+    key = registry.provider("llm", name).model_key(name)
+    return load_settings(profile, {**(overrides or {}), key: model})
 
 
 def stderr_console() -> Console:

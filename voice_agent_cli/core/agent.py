@@ -103,7 +103,7 @@ class AgentOptions:
     """How the agent behaves, independent of which LLM answers."""
 
     system_prompt: str
-    temperature: float = 0.7
+    temperature: float = 0.2
     max_output_tokens: int = 512
     max_tool_steps: int = 4
     max_messages: int = 20

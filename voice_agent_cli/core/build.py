@@ -51,47 +51,24 @@ def build_provider(
     progress: ProgressCallback | None = None,
     breakers: CircuitBreakers | None = None,
 ) -> LLM:
-    """One LLM provider ("gemini", "openai" or "local"), with its breaker if ``breakers`` is given.
+    """The LLM provider called ``provider`` in the registry, with its breaker if ``breakers``
+    is given.
 
     ``model`` overrides the profile's (a Gemini or OpenAI-compatible model name; for
     local, a catalogued model's name or a GGUF path). Imports the provider's SDK only now.
     """
+    from voice_agent_cli.providers import LLMContext, registry
+
     profile = settings.profile
-    llm: LLM
-    if provider == "gemini":
-        from voice_agent_cli.llm.gemini import GeminiLLM
-
-        llm = GeminiLLM(
-            model=model or profile.gemini.model,
-            api_key=settings.gemini_api_key,
-            base_url=profile.gemini.base_url,
-            api_version=profile.gemini.api_version,
-            timeout_s=profile.llm.request_timeout_s,
-            retry=retry_policy(settings),
-            thinking_level=profile.gemini.thinking_level,
-            thinking_budget=profile.gemini.thinking_budget,
-        )
-    elif provider == "openai":
-        from voice_agent_cli.llm.openai import OpenAILLM
-
-        llm = OpenAILLM.from_settings(
-            profile.openai,
-            api_key=settings.openai_api_key,
-            model=model,
-            timeout_s=profile.llm.request_timeout_s,
-            retry=retry_policy(settings),
-        )
-    else:
-        from voice_agent_cli.llm.local import LocalLLM
-
-        llm = LocalLLM(
-            model=model or profile.local.model,
-            n_ctx=profile.local.n_ctx,
-            n_threads=profile.local.n_threads,
-            timeout_s=profile.llm.request_timeout_s,
-            retry=retry_policy(settings),
-            progress=progress,
-        )
+    context = LLMContext(
+        settings,
+        provider,
+        model=model,
+        timeout_s=profile.llm.request_timeout_s,
+        retry=retry_policy(settings),
+        progress=progress,
+    )
+    llm = registry.provider("llm", provider).build(context)
     if breakers is not None:
         llm.breaker = breakers.get(
             f"llm:{llm.name}", breaker_policy(profile.resilience.llm_breaker)
@@ -105,23 +82,17 @@ def build_llm(
     progress: ProgressCallback | None = None,
     breakers: CircuitBreakers | None = None,
 ) -> LLM:
-    """The LLM the settings select, failing over to the profile's fallback providers.
-
-    A fallback that cannot work here (Gemini without a key, or the main provider
-    itself) is left out.
-    """
-    main = settings.llm_provider
-    primary = build_provider(settings, main, progress=progress, breakers=breakers)
-    fallbacks = [
+    """The LLM the settings select: the failover chain's providers in order
+    (:attr:`Settings.llm_chain`), or its only one."""
+    providers = [
         build_provider(settings, name, progress=progress, breakers=breakers)
-        for name in dict.fromkeys(settings.profile.resilience.fallback)
-        if name != main and (name != "gemini" or settings.gemini_api_key is not None)
+        for name in settings.llm_chain
     ]
-    if not fallbacks:
-        return primary
+    if len(providers) == 1:
+        return providers[0]
     from voice_agent_cli.llm.fallback import FallbackLLM
 
-    return FallbackLLM([primary, *fallbacks])
+    return FallbackLLM(providers)
 
 
 def agent_options(settings: Settings) -> AgentOptions:

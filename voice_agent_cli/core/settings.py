@@ -23,8 +23,8 @@ class ExpertSettings(Section):
     description: str = ""
     keywords: list[str] = Field(default_factory=list, description="domain words that route to it")
     system_prompt: str = Field(min_length=1)
-    provider: Literal["main", "local", "gemini", "openai"] = Field(
-        "main", description="main = the agent's own LLM"
+    provider: str = Field(
+        "main", description="main = the agent's own LLM; else an LLM provider's name"
     )
     model: str | None = Field(
         None, description="a Gemini or OpenAI-compatible model name, or a GGUF path for local"
@@ -32,6 +32,13 @@ class ExpertSettings(Section):
     timeout_s: float = Field(3.0, gt=0, le=120)
     max_output_tokens: int = Field(200, ge=16, le=4096)
     use_tools: bool = False
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        from voice_agent_cli.providers.registry import checked
+
+        return value if value == "main" else checked("llm", value)
 
 
 class ExpertsSettings(Section):
@@ -97,14 +104,22 @@ class ResilienceSettings(Section):
     expert_breaker: BreakerSettings = Field(
         default_factory=lambda: BreakerSettings(failure_threshold=5, recovery_s=120.0)
     )
-    fallback: list[Literal["local", "gemini"]] = Field(
-        default_factory=lambda: ["local"],  # type: ignore[arg-type]
-        description="providers tried, in order, when the main LLM is down",
+    fallback: list[str] = Field(
+        default_factory=lambda: ["local"],
+        description="providers tried, in order, when the main LLM is down "
+        "(superseded by [llm] chain when that is set)",
     )
     degraded_reply: str = (
         "Sorry, I can't reach my language model right now, so I can only answer simple "
         "questions. Please try again in a little while."
     )
+
+    @field_validator("fallback")
+    @classmethod
+    def _known_providers(cls, value: list[str]) -> list[str]:
+        from voice_agent_cli.providers.registry import checked
+
+        return [checked("llm", name) for name in value]
 
 
 class RateLimitSettings(Section):

@@ -44,8 +44,9 @@ KNOWN_TOOLS: dict[str, str | None] = {
 }
 
 REFUSE_HARM = (
-    "The user asks for help that could hurt people (weapons, explosives, poison, violence): "
-    "refuse in one short sentence and do not give any steps."
+    "The user asks for help that could hurt people (weapons, explosives, poison, violence). "
+    'Your answer must start with "I can\'t help with that" and give no steps.'
+    # ("refuse in one short sentence" once got the one-word reply "Refuse.")
 )
 NO_LIVE_DATA = (
     "This question needs live or future information, which you cannot know: you have no "

@@ -59,7 +59,7 @@ class LLMRequest:
     system: str
     messages: Sequence[ChatMessage]
     tools: Sequence[ToolSpec] = ()
-    temperature: float = 0.7
+    temperature: float = 0.2
     max_output_tokens: int = 512
     #: Tools the model may call now; empty = answer in text only.
     allow_tools: bool = True

@@ -15,6 +15,7 @@ free-text answer.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import threading
@@ -94,8 +95,28 @@ def load_model(
             llama = Llama(str(model_path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelUnavailable(f"cannot load local model {model_path.name}: {exc}") from None
+        if not _models:
+            atexit.register(close_models)
         _models[key] = LoadedModel(llama)
         return _models[key]
+
+
+def close_models() -> None:
+    """Free every loaded model (run at exit, while llama.cpp's bindings still exist).
+
+    Left to the garbage collector at interpreter shutdown, ``Llama.__del__`` runs after
+    the C bindings are gone and prints a ``TypeError`` traceback per model.
+    """
+    with _models_lock:
+        loaded = list(_models.values())
+        _models.clear()
+    for model in loaded:
+        # A call still running holds the lock; never free a model under it.
+        if model.lock.acquire(timeout=5):
+            try:
+                model.llama.close()
+            finally:
+                model.lock.release()
 
 
 class LocalLLM(LLM):

@@ -171,6 +171,16 @@ class OpenAILLM(LLM):
             timeout=httpx2.Timeout(self.timeout_s) if self.timeout_s else None,
         )
 
+    async def list_models(self) -> list[str]:
+        """The models the server serves (its ``/v1/models``), sorted; errors translated."""
+        await self.start()
+        assert self._client is not None
+        try:
+            page = await self._client.models.list()
+            return sorted([model.id async for model in page])
+        except Exception as exc:
+            raise self._translate(exc) from None
+
     async def aclose(self) -> None:
         """Close the SDK's connection pool."""
         client, self._client = self._client, None

@@ -51,7 +51,11 @@ def build_engines(profile: Profile) -> tuple[SpeechToText, TextToSpeech]:
     from voice_agent_cli.speech.stt import build_stt
     from voice_agent_cli.speech.tts import build_tts
 
-    return build_stt(profile.stt), build_tts(profile.tts)
+    options = profile.providers
+    return (
+        build_stt(profile.stt, options.get(profile.stt.engine)),
+        build_tts(profile.tts, options.get(profile.tts.engine)),
+    )
 
 
 def import_engine_modules() -> None:

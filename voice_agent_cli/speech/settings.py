@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from voice_agent_cli.section import Section
 
@@ -45,7 +45,10 @@ class VADSettings(Section):
 class STTSettings(Section):
     """Speech to text."""
 
-    engine: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
+    engine: str = Field(
+        "faster-whisper",
+        description="faster-whisper, openai-whisper, or an installed plugin's (va providers)",
+    )
     model_path: Path | None = Field(
         None,
         description="faster-whisper: a CTranslate2 model dir (default: the bundled tiny.en); "
@@ -60,11 +63,26 @@ class STTSettings(Section):
         True, description="faster-whisper's own VAD pass (stops 'you' on noise)"
     )
 
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        from voice_agent_cli.providers.registry import checked
+
+        return checked("stt", value)
+
 
 class TTSSettings(Section):
     """Text to speech (piper)."""
 
+    engine: str = Field("piper", description="piper, or an installed plugin's (va providers)")
     voice: Path | None = Field(None, description="a piper .onnx voice (default: en_US joe)")
     voice_config: Path | None = Field(None, description="its .onnx.json (default: beside it)")
     speed: float = Field(1.0, ge=0.5, le=2.0)
     cache_size: int = Field(128, ge=0, le=10000, description="short sentences kept synthesised")
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        from voice_agent_cli.providers.registry import checked
+
+        return checked("tts", value)

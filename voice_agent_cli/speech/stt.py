@@ -224,19 +224,11 @@ class OpenAIWhisperSTT:
         self._model = None
 
 
-def build_stt(settings: STTSettings) -> SpeechToText:
-    """The engine the profile's ``[stt]`` section selects."""
-    if settings.engine == "openai-whisper":
-        return OpenAIWhisperSTT(
-            settings.model_path or settings.model,
-            language=settings.language,
-            beam_size=settings.beam_size,
-        )
-    return FasterWhisperSTT(
-        settings.model_path,
-        language=settings.language,
-        beam_size=settings.beam_size,
-        compute_type=settings.compute_type,
-        cpu_threads=settings.cpu_threads or 0,
-        vad_filter=settings.vad_filter,
-    )
+def build_stt(settings: STTSettings, options: dict[str, Any] | None = None) -> SpeechToText:
+    """The engine the profile's ``[stt]`` section selects, found in the provider registry.
+
+    ``options`` is the profile's ``[providers.<engine>]`` table (a plugin's own settings).
+    """
+    from voice_agent_cli.providers import SpeechContext, registry
+
+    return registry.provider("stt", settings.engine).build(SpeechContext(settings, options or {}))

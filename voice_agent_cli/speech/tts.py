@@ -176,11 +176,11 @@ class PiperTTS:
         self._voice = None
 
 
-def build_tts(settings: TTSSettings) -> TextToSpeech:
-    """The voice the profile's ``[tts]`` section selects."""
-    return PiperTTS(
-        settings.voice,
-        config=settings.voice_config,
-        speed=settings.speed,
-        cache_size=settings.cache_size,
-    )
+def build_tts(settings: TTSSettings, options: dict[str, Any] | None = None) -> TextToSpeech:
+    """The voice the profile's ``[tts]`` section selects, found in the provider registry.
+
+    ``options`` is the profile's ``[providers.<engine>]`` table (a plugin's own settings).
+    """
+    from voice_agent_cli.providers import SpeechContext, registry
+
+    return registry.provider("tts", settings.engine).build(SpeechContext(settings, options or {}))
