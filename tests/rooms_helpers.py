@@ -206,3 +206,22 @@ class Talker:
     async def aclose(self) -> None:
         self.task.cancel()
         await asyncio.gather(self.task, return_exceptions=True)
+
+
+async def ask_in_room(room: Any, identity: str, speech: np.ndarray, *, within: float = 20) -> None:
+    """``identity`` joins ``room`` with a microphone, says ``speech``, and the agent answers.
+
+    Waits until the agent's final transcript line is in the room, then hangs up.
+    """
+    room.add_participant(identity)
+    talker = Talker(room.add_microphone(identity))
+    await talker.say(speech)
+
+    def answered() -> bool:
+        lines = room.local_participant.messages("va.transcript")
+        return any(m["final"] and m["role"] == "agent" for m in lines)
+
+    try:
+        await until(answered, within=within)
+    finally:
+        await talker.aclose()

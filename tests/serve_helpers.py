@@ -1,11 +1,16 @@
-"""Helpers for the ``va serve`` worker tests: keys, a job handler that holds its room."""
+"""Helpers for the ``va serve`` worker tests: keys, a job handler that holds its room,
+a worker process and the events it prints."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from voice_agent_cli.rooms.worker import Job
+from voice_agent_cli.testing.fake_dispatcher import FakeDispatcher
 
 API_KEY = "APIworkertests"
 #: 32 bytes or more: PyJWT warns about shorter HMAC keys (and warnings are errors here).
@@ -39,3 +44,76 @@ class HeldJobs:
             await asyncio.sleep(self.turn_s)  # the turn in flight ends, then the room is left
         self.stopped.append((job.id, reason))
         self.changed.set()
+
+
+class WorkerProcess:
+    """One worker process and the events it printed."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.events: list[dict[str, Any]] = []
+        self._changed = asyncio.Event()
+        self._reader = asyncio.create_task(self._read(), name="worker-stdout")
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        async for line in self.process.stdout:
+            self.events.append(json.loads(line))
+            self._changed.set()
+            self._changed = asyncio.Event()
+
+    @property
+    def worker_id(self) -> str:
+        return [e["worker_id"] for e in self.events if e["type"] == "registered"][-1]
+
+    async def wait_for(
+        self, predicate: Callable[[dict[str, Any]], bool], within_s: float = 20
+    ) -> dict[str, Any]:
+        async with asyncio.timeout(within_s):
+            while True:
+                for event in self.events:
+                    if predicate(event):
+                        return event
+                await self._changed.wait()
+
+    async def exit_code(self, within_s: float = 30) -> int:
+        async with asyncio.timeout(within_s):
+            code = await self.process.wait()
+            await self._reader
+        return code
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["type"] == kind]
+
+
+class WorkerFleet:
+    """Worker processes a test starts against one dispatcher; killed, if still running, after."""
+
+    def __init__(self, dispatcher: FakeDispatcher) -> None:
+        self.dispatcher = dispatcher
+        self.started: list[WorkerProcess] = []
+
+    async def start(
+        self, count: int, argv: list[str], env: dict[str, str], *, stderr: int | None = None
+    ) -> list[WorkerProcess]:
+        """Start ``count`` processes running ``argv``; return once each has registered."""
+        before = len(self.dispatcher.workers)
+        batch = []
+        for _ in range(count):
+            process = await asyncio.create_subprocess_exec(
+                *argv, stdout=asyncio.subprocess.PIPE, stderr=stderr, env=env
+            )
+            batch.append(WorkerProcess(process))
+        self.started.extend(batch)
+        await self.dispatcher.wait_for_workers(before + count, within_s=60)
+        for worker in batch:
+            await worker.wait_for(lambda e: e["type"] == "registered")
+        return batch
+
+    async def aclose(self) -> None:
+        """Kill what still runs, and stop reading its output."""
+        for worker in self.started:
+            if worker.process.returncode is None:
+                worker.process.kill()
+            await worker.process.wait()
+            worker._reader.cancel()

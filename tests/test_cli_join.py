@@ -23,11 +23,12 @@ import pytest
 from livekit import api
 
 from tests.cli_helpers import json_lines, run_va, run_va_process
-from tests.rooms_helpers import Talker, until
+from tests.rooms_helpers import ask_in_room, until
 from tests.speech_fixtures import silence, timeline
 from voice_agent_cli.cli.join import JoinRun
 from voice_agent_cli.config import load_settings
 from voice_agent_cli.rooms.target import resolve_target
+from voice_agent_cli.sessions import open_session_store
 from voice_agent_cli.testing.fake_livekit import FakeLiveKitServer
 from voice_agent_cli.testing.fake_llm import FakeLLM
 
@@ -267,16 +268,8 @@ async def test_va_join_answers_in_a_room_and_leaves_on_sigterm(
     await until(lambda: server.rooms and server.current.isconnected(), within=10)
     room = server.current
     await until(lambda: room.local_participant.attributes.get("lk.agent.state") == "listening", 20)
-    room.add_participant("alice")
-    alice = Talker(room.add_microphone("alice"))
-    await alice.say(timeline(silence(0.2), say("What is the capital of France?")))  # type: ignore[operator]
-
-    def answered() -> bool:
-        lines = room.local_participant.messages("va.transcript")
-        return any(m["final"] and m["role"] == "agent" for m in lines)
-
-    await until(answered, within=20)
-    await alice.aclose()
+    question = say("What is the capital of France?")  # type: ignore[operator]
+    await ask_in_room(room, "alice", timeline(silence(0.2), question))
 
     os.kill(os.getpid(), signal.SIGTERM)  # what a service manager sends
     await asyncio.wait_for(main, 10)
@@ -298,6 +291,17 @@ async def test_va_join_answers_in_a_room_and_leaves_on_sigterm(
     [turn] = [e for e in events if e["event"] == "turn"]
     assert turn["speaker"] == "alice" and turn["reply"] == "Paris is the capital of France."
     assert turn["timings"]["e2e_latency"] > 0
+    # Alice's turn is kept in her own session, named once as it started.
+    [note] = [e for e in events if e["event"] == "notice" and "for alice" in e["message"]]
+    session_id = note["message"].split()[1]
+    store = open_session_store(settings.profile)
+    try:
+        info = await store.get(session_id)
+        [kept] = await store.turns(session_id)
+    finally:
+        await store.aclose()
+    assert info is not None and (info.kind, info.room) == ("room", "demo")
+    assert kept.speaker == "alice" and kept.reply == "Paris is the capital of France."
     # Left cleanly: track unpublished, room disconnected.
     assert room.local_participant.track_publications == {} and not room.isconnected()
     assert kinds[-1] == "connection" and events[-1]["state"] == "disconnected"

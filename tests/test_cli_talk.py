@@ -69,6 +69,11 @@ def test_a_wav_question_gets_a_wav_reply_and_one_json_object(
         "e2e_latency",
     ):
         assert turn["timings"][stage] >= 0
+    # The conversation is a session: the turn, as transcribed, is kept in the store.
+    shown = json_lines(run_va("sessions", "show", turn["session"], "--json").stdout)[0]
+    assert shown["session"]["kind"] == "talk"
+    [kept] = shown["turns"]
+    assert kept["user"] == turn["user"] and kept["reply"] == turn["reply"]
     info = sf.info(reply)
     assert info.samplerate == 22050 and info.channels == 1
     assert 1.0 < info.duration < 4.0

@@ -10,7 +10,6 @@ killed worker's job offered again, and a clean drain on SIGTERM/SIGINT.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import sys
@@ -20,50 +19,10 @@ from typing import Any
 
 import pytest
 
-from tests.serve_helpers import API_KEY, API_SECRET
+from tests.serve_helpers import API_KEY, API_SECRET, WorkerFleet, WorkerProcess
 from voice_agent_cli.testing.fake_dispatcher import FakeDispatcher
 
 WORKER = Path(__file__).parent / "workers" / "serve_worker.py"
-
-
-class WorkerProcess:
-    """One worker process and the events it printed."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-        self.events: list[dict[str, Any]] = []
-        self._changed = asyncio.Event()
-        self._reader = asyncio.create_task(self._read(), name="worker-stdout")
-
-    async def _read(self) -> None:
-        assert self.process.stdout is not None
-        async for line in self.process.stdout:
-            self.events.append(json.loads(line))
-            self._changed.set()
-            self._changed = asyncio.Event()
-
-    @property
-    def worker_id(self) -> str:
-        return [e["worker_id"] for e in self.events if e["type"] == "registered"][-1]
-
-    async def wait_for(
-        self, predicate: Callable[[dict[str, Any]], bool], within_s: float = 20
-    ) -> dict[str, Any]:
-        async with asyncio.timeout(within_s):
-            while True:
-                for event in self.events:
-                    if predicate(event):
-                        return event
-                await self._changed.wait()
-
-    async def exit_code(self, within_s: float = 30) -> int:
-        async with asyncio.timeout(within_s):
-            code = await self.process.wait()
-            await self._reader
-        return code
-
-    def of_type(self, kind: str) -> list[dict[str, Any]]:
-        return [e for e in self.events if e["type"] == kind]
 
 
 @pytest.fixture
@@ -74,35 +33,20 @@ async def dispatcher() -> AsyncIterator[FakeDispatcher]:
 
 @pytest.fixture
 async def spawn(dispatcher: FakeDispatcher) -> AsyncIterator[Callable[..., Any]]:
-    started: list[WorkerProcess] = []
+    fleet = WorkerFleet(dispatcher)
+    env = {
+        **os.environ, "PYTHONPATH": os.getcwd(),
+        "LIVEKIT_API_KEY": API_KEY, "LIVEKIT_API_SECRET": API_SECRET,
+    }  # fmt: skip
 
     async def start(
         count: int, *, agent_name: str = "", max_jobs: int = 2, turn_s: float = 0.0
     ) -> list[WorkerProcess]:
-        env = {
-            **os.environ, "PYTHONPATH": os.getcwd(),
-            "LIVEKIT_API_KEY": API_KEY, "LIVEKIT_API_SECRET": API_SECRET,
-        }  # fmt: skip
-        before = len(dispatcher.workers)
-        batch = []
-        for _ in range(count):
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, str(WORKER), dispatcher.url, agent_name, str(max_jobs), str(turn_s),
-                stdout=asyncio.subprocess.PIPE, env=env,
-            )  # fmt: skip
-            batch.append(WorkerProcess(process))
-        started.extend(batch)
-        await dispatcher.wait_for_workers(before + count, within_s=60)
-        for worker in batch:
-            await worker.wait_for(lambda e: e["type"] == "registered")
-        return batch
+        argv = [sys.executable, str(WORKER), dispatcher.url, agent_name, str(max_jobs), str(turn_s)]
+        return await fleet.start(count, argv, env)
 
     yield start
-    for worker in started:
-        if worker.process.returncode is None:
-            worker.process.kill()
-        await worker.process.wait()
-        worker._reader.cancel()
+    await fleet.aclose()
 
 
 async def test_jobs_are_spread_by_capacity_and_by_agent_name(

@@ -17,6 +17,7 @@ from voice_agent_cli.cli import (
     evaluate,
     join,
     providers,
+    serve,
     sessions,
     talk,
     token,
@@ -59,6 +60,7 @@ def _main(
 chat.register(app)
 talk.register(app)
 join.register(app)
+serve.register(app)
 token.register(app)
 tools.register(app)
 cache.register(app)

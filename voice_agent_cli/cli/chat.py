@@ -4,6 +4,10 @@ Three ways in, one agent: ``--message`` (one turn), standard input (one turn
 per line, for scripts and pipes) and, on a terminal, an interactive REPL with
 line editing, history and slash commands. Replies stream as they are generated;
 ``--json`` prints one JSON object per turn instead.
+
+Every conversation is a session (docs/sessions.md): its turns go to the
+session store as they end; ``--continue`` resumes the last chat session and
+``--session ID`` a given one, their history loaded into the agent.
 """
 
 from __future__ import annotations
@@ -36,14 +40,15 @@ if TYPE_CHECKING:
 
     from voice_agent_cli.config import Settings
     from voice_agent_cli.core.agent import Agent
-    from voice_agent_cli.core.events import TurnEvent
+    from voice_agent_cli.core.events import TurnCompleted, TurnEvent
     from voice_agent_cli.errors import VAError
     from voice_agent_cli.privacy import PrivacySettings
+    from voice_agent_cli.sessions.recorder import SessionBook, SessionRecorder
 
 REPL_HELP = """\
 Commands:
   /help      this help
-  /reset     forget the conversation so far
+  /reset     forget the conversation so far (and start a new session)
   /history   show the conversation the LLM sees
   /exit      leave (also /quit, Ctrl-D)
 Ctrl-C stops a reply in progress; at the prompt it leaves."""
@@ -57,6 +62,15 @@ def register(app: typer.Typer) -> None:
 def chat(
     message: str | None = typer.Option(
         None, "--message", "-m", help="Send one message, print the reply, exit."
+    ),
+    continue_last: bool = typer.Option(
+        False,
+        "--continue",
+        "-c",
+        help="Resume the last chat session (its history goes to the LLM).",
+    ),
+    session_id: str | None = typer.Option(
+        None, "--session", help="Resume this session (an id, or the start of one)."
     ),
     json_output: bool = JsonOption,
     llm: str | None = LLMOption,
@@ -82,6 +96,10 @@ def chat(
     metrics_json: Path | None = observability.MetricsJsonOption,
 ) -> None:
     """Chat with the agent."""
+    if continue_last and session_id is not None:
+        from voice_agent_cli.errors import UsageError
+
+        raise UsageError("--continue and --session both name a session to resume: pick one")
     settings = _settings(
         profile,
         llm=llm,
@@ -97,7 +115,13 @@ def chat(
     from voice_agent_cli.observability import observe_command
 
     with observe_command(settings, "chat", metrics_json=metrics_json):
-        session = ChatSession(settings, json_output=json_output, dashboard=dashboard)
+        session = ChatSession(
+            settings,
+            json_output=json_output,
+            dashboard=dashboard,
+            resume=session_id,
+            continue_last=continue_last,
+        )
         if message is not None:
             session.run_scripted([message])
         elif not sys.stdin.isatty():
@@ -161,10 +185,23 @@ def _lines(stream: TextIO) -> Iterator[str]:
 class ChatSession:
     """One conversation on one event loop, rendered to the terminal or as JSON."""
 
-    def __init__(self, settings: Settings, *, json_output: bool, dashboard: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        json_output: bool,
+        dashboard: bool = False,
+        resume: str | None = None,
+        continue_last: bool = False,
+    ) -> None:
         self.settings = settings
         self.json_output = json_output
         self.dashboard = dashboard
+        self.resume = resume
+        self.continue_last = continue_last
+        self._book: SessionBook | None = None
+        #: Where this conversation's turns are kept (None: sessions are off).
+        self.recorder: SessionRecorder | None = None
         self.err: Console = stderr_console()
         self._runner = asyncio.Runner()
         self._stack = AsyncExitStack()
@@ -199,6 +236,8 @@ class ChatSession:
                         self._failed_turn(text, exc)
         finally:
             self.close()
+        if self.recorder is not None and self.turns and self.err.is_terminal:
+            self.err.print(f"[dim](session {self.recorder.id}; va chat --continue resumes it)[/]")
         if self.unanswered and self.turns > 1:
             self.err.print(
                 f"va: {self.unanswered} of {self.turns} turns were not answered",
@@ -216,11 +255,12 @@ class ChatSession:
         if reconfigure is not None:
             reconfigure(errors="replace")
         history = _ReadlineHistory(self.settings.profile.privacy)
-        self.err.print(
-            f"[bold]va chat[/] ({self._describe_llm()}) - /help for commands, /exit to leave"
-        )
         try:
             self._ensure_agent()
+            self.err.print(
+                f"[bold]va chat[/] ({self._describe_llm()}{self._describe_session()}) "
+                "- /help for commands, /exit to leave"
+            )
             while True:
                 try:
                     line = clean_text(input("you> ")).strip()
@@ -279,6 +319,14 @@ class ChatSession:
 
         return describe_chain(self.settings)
 
+    def _describe_session(self) -> str:
+        recorder = self.recorder
+        if recorder is None:
+            return ""
+        if recorder.resumed:
+            return f", session {recorder.id} resumed: {recorder.session.info.turns} turns"
+        return f", session {recorder.id}"
+
     def _ensure_agent(self) -> Agent:
         if self._agent is None:
             self._agent = self._runner.run(self._open_agent())
@@ -287,13 +335,47 @@ class ChatSession:
     async def _open_agent(self) -> Agent:
         from voice_agent_cli.core.build import open_agent
 
+        # The session first: an unknown --session ID fails before any model loads.
+        await self._open_session()
         message = "Loading the local model..." if self.settings.llm_provider == "local" else ""
         with loading_status(message or "Connecting...") as progress:
             agent = await self._stack.enter_async_context(
                 open_agent(self.settings, progress=progress)
             )
             await agent.start()
+        if self.recorder is not None:
+            await self.recorder.load_history(agent.conversation)
         return agent
+
+    async def _open_session(self) -> None:
+        """The session this conversation is kept in: new, resumed, or none (sessions off)."""
+        from voice_agent_cli.sessions.recorder import open_session_book
+
+        required = self.resume is not None or self.continue_last
+        book = open_session_book(self.settings, required=required)
+        if book is None:
+            return
+        self._stack.push_async_callback(book.aclose)
+        self._book = book
+        self.recorder = await book.start(
+            "chat",
+            llm=self._describe_llm(),
+            resume=self.resume,
+            continue_last=self.continue_last,
+        )
+
+    def _record(self, event: TurnCompleted) -> None:
+        if self.recorder is not None:
+            self.recorder.add(
+                turn_id=event.turn_id,
+                user=event.user_text,
+                reply=event.reply,
+                source=event.source,
+                llm=event.llm,
+                tool_calls=event.tool_calls,
+                timings=event.timings,
+                interrupted=event.interrupted,
+            )
 
     async def _turn(self, text: str, label: str = "") -> None:
         from voice_agent_cli.core.events import TurnCompleted
@@ -301,10 +383,13 @@ class ChatSession:
 
         agent = self._agent or await self._open_agent()
         self._agent = agent
-        renderer = _TurnRenderer(self.json_output, sys.stdout, self.err, label)
+        session = self.recorder.id if self.recorder is not None else None
+        renderer = _TurnRenderer(self.json_output, sys.stdout, self.err, label, session)
         try:
             async for event in agent.run_turn(text):
                 renderer.show(event)
+                if isinstance(event, TurnCompleted):
+                    self._record(event)
                 if (
                     isinstance(event, TurnCompleted)
                     and event.source == "degraded"
@@ -312,6 +397,9 @@ class ChatSession:
                 ):
                     # The degraded notice was said and its cause told on stderr: not an answer.
                     self._count_unanswered(int(event.details.get("exit_code", 1)))
+            if self.recorder is not None:
+                # Kept before the prompt comes back: a REPL closed by a kill loses no turn.
+                await self.recorder.flush()
         except VAError as exc:
             # The error itself is reported by the caller; a script still gets the
             # turn as one JSON object, with whatever part of the reply was said.
@@ -342,7 +430,11 @@ class ChatSession:
             self.err.print(REPL_HELP)
         elif command == "/reset":
             self._ensure_agent().reset()
-            self.err.print("[dim](conversation forgotten)[/]")
+            if self._book is not None:
+                self.recorder = self._runner.run(self._book.start("chat", llm=self._describe_llm()))
+                self.err.print(f"[dim](conversation forgotten; new session {self.recorder.id})[/]")
+            else:
+                self.err.print("[dim](conversation forgotten)[/]")
         elif command == "/history":
             for entry in self._ensure_agent().conversation.messages:
                 shown = entry.content or ", ".join(call.name for call in entry.tool_calls)
@@ -355,8 +447,12 @@ class ChatSession:
 class _TurnRenderer:
     """Prints one turn: deltas as they come (text mode) or one JSON object (--json)."""
 
-    def __init__(self, json_output: bool, out: TextIO, err: Console, label: str) -> None:
+    def __init__(
+        self, json_output: bool, out: TextIO, err: Console, label: str, session: str | None = None
+    ) -> None:
         self.json_output = json_output
+        #: The session id each JSON object carries (None: sessions are off).
+        self.session = session
         self.out = out
         self.err = err
         self.label = label
@@ -386,8 +482,12 @@ class _TurnRenderer:
                 "error_type": type(error).__name__,
                 "exit_code": error.exit_code,
                 **({"reason": error.reason} if isinstance(error, LLMNoAnswer) else {}),
+                **self._session_field(),
             }
         )
+
+    def _session_field(self) -> dict[str, str]:
+        return {"session": self.session} if self.session is not None else {}
 
     def show(self, event: TurnEvent) -> None:
         from voice_agent_cli.core.events import (
@@ -402,7 +502,7 @@ class _TurnRenderer:
 
         if isinstance(event, TurnCompleted):
             if self.json_output:
-                print_json(event.as_json())
+                print_json({**event.as_json(), **self._session_field()})
                 return
             if self._started:
                 self.out.write("\n")

@@ -8,7 +8,8 @@ only then are the speech models and the LLM loaded, while already in the room.
 Then every participant's microphone gets a voice pipeline, answers are spoken
 on the agent's track, transcripts go to the data channel, and dropped
 connections are re-established with backoff, until Ctrl-C or SIGTERM, which
-leave cleanly (exit code 0).
+leave cleanly (exit code 0). Each participant's turns are kept in a session of
+their own (docs/sessions.md).
 
 The view: a live Rich view on a terminal; plain lines otherwise; ``--json``
 prints one JSON object per event or turn. See docs/livekit.md.
@@ -23,7 +24,7 @@ import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import typer
 
@@ -40,11 +41,30 @@ from voice_agent_cli.cli.common import (
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Settings
+    from voice_agent_cli.core.agent import Agent
     from voice_agent_cli.llm.base import LLM
+    from voice_agent_cli.rooms.events import RoomEvent
     from voice_agent_cli.rooms.sdk import RoomLike
     from voice_agent_cli.rooms.session import RoomAgent
     from voice_agent_cli.rooms.target import RoomTarget
-    from voice_agent_cli.ui.join_view import JoinView
+    from voice_agent_cli.speech.stt import SpeechToText
+    from voice_agent_cli.speech.tts import TextToSpeech
+
+#: What answers in a room: the agent, and the speech engines it hears and speaks with.
+Engines = tuple["Agent", "SpeechToText", "TextToSpeech"]
+
+
+class RoomView(Protocol):
+    """What shows one room: ``va join``'s view, or one job's lines in ``va serve``."""
+
+    def show(self, event: RoomEvent) -> None:
+        """One room event."""
+
+    def note(self, message: str, level: str = "info") -> None:
+        """A line outside the transcript."""
+
+    def joined(self, *, connect_ms: float | None, people: list[str]) -> None:
+        """The agent is in the room."""
 
 
 def register(app: typer.Typer) -> None:
@@ -130,7 +150,7 @@ def join(
 
     with (
         observe_command(settings, "join", metrics_json=metrics_json),
-        _quiet_sdk_logs(settings),
+        quiet_sdk_logs(settings),
     ):
         run = JoinRun(settings, target, json_output=json_output)
         try:
@@ -140,7 +160,7 @@ def join(
 
 
 @contextmanager
-def _quiet_sdk_logs(settings: Settings) -> Iterator[None]:
+def quiet_sdk_logs(settings: Settings) -> Iterator[None]:
     """The SDK logs every failed attempt as a warning: va says it once, in its own words.
 
     With ``--log-level debug`` the SDK's own lines are kept.
@@ -183,7 +203,7 @@ class JoinRun:
         from voice_agent_cli.ui.join_view import JoinView
 
         remove_handlers = self._handle_signals()
-        room_agent = self._room_agent()
+        room_agent = self.room_agent()
         live_console = _live_console() if not self.json_output else None
         view = JoinView(
             sys.stdout,
@@ -196,27 +216,49 @@ class JoinRun:
             live_console=live_console,
             policy=self._policy().describe(),
         )
-        room_agent.add_observer(view.show)
         try:
-            async with AsyncExitStack() as stack:
-                stack.push_async_callback(room_agent.aclose)
-                with view:
-                    if not await self._until_stopped(room_agent.join()):
-                        return
-                    view.joined(
-                        connect_ms=room_agent.connection.connect_ms,
-                        people=[p.identity for p in room_agent.participants],
-                    )
-                    if not await self._enable_voice(stack, room_agent, view):
-                        return
-                    await room_agent.run(self.stop)
-                    view.note(f"leaving room {self.target.room!r}")
+            with view:
+                await self.attend(room_agent, view)
         finally:
             remove_handlers()
         if not self.json_output:
             stderr_console().print(f"[dim]left room {self.target.room!r}[/]")
 
-    def _room_agent(self) -> RoomAgent:
+    async def attend(self, room_agent: RoomAgent, view: RoomView) -> None:
+        """Join, load, answer until :attr:`stop` is set, then leave (a ``va serve`` job too)."""
+        room_agent.add_observer(view.show)
+        async with AsyncExitStack() as stack:
+            # Closed last: the turns the pipelines end with on leaving are kept too.
+            self._keep_sessions(stack, room_agent, view)
+            stack.push_async_callback(room_agent.aclose)
+            if not await self._until_stopped(room_agent.join()):
+                return
+            view.joined(
+                connect_ms=room_agent.connection.connect_ms,
+                people=[p.identity for p in room_agent.participants],
+            )
+            if not await self._enable_voice(stack, room_agent, view):
+                return
+            await room_agent.run(self.stop)
+            view.note(f"leaving room {self.target.room!r}")
+
+    def _keep_sessions(self, stack: AsyncExitStack, room_agent: RoomAgent, view: RoomView) -> None:
+        """Each participant's turns go to a session of their own (unless sessions are off)."""
+        from voice_agent_cli.rooms.sessions import RoomSessions
+        from voice_agent_cli.sessions.recorder import open_session_book
+
+        book = open_session_book(self.settings)
+        if book is None:
+            return
+        stack.push_async_callback(book.aclose)
+        sessions = RoomSessions(
+            book,
+            self.target.room,
+            on_new=lambda identity, recorder: view.note(f"session {recorder.id} for {identity}"),
+        )
+        room_agent.add_observer(sessions.observe)
+
+    def room_agent(self) -> RoomAgent:
         from voice_agent_cli.rooms.audio_out import AgentTrack
         from voice_agent_cli.rooms.backoff import ReconnectPolicy
         from voice_agent_cli.rooms.connection import RoomConnection
@@ -264,22 +306,17 @@ class JoinRun:
         )
 
     async def _enable_voice(
-        self, stack: AsyncExitStack, room_agent: RoomAgent, view: JoinView
+        self, stack: AsyncExitStack, room_agent: RoomAgent, view: RoomView
     ) -> bool:
         """Load the models (while in the room) and start listening; False if stopped meanwhile."""
-        from voice_agent_cli.core.build import open_agent
-        from voice_agent_cli.speech.build import build_engines, load_engines, voice_options
+        from voice_agent_cli.speech.build import voice_options
 
         profile = self.settings.profile
         livekit = profile.livekit
-        view.note("loading the speech models and the LLM...")
-        stt, tts = build_engines(profile)
-        stack.push_async_callback(stt.aclose)
-        stack.push_async_callback(tts.aclose)
-        agent = await stack.enter_async_context(open_agent(self.settings, llm=self.llm))
-
-        if not await self._until_stopped(asyncio.gather(agent.start(), load_engines(stt, tts))):
+        engines = await self._open_engines(stack, view)
+        if engines is None:
             return False
+        agent, stt, tts = engines
         # Participants' clients cancel their own echo: the room needs none of ours.
         options = voice_options(profile, echo="off")
         if livekit.barge_in == "off":
@@ -299,6 +336,20 @@ class JoinRun:
         stack.push_async_callback(voices.aclose)
         view.note(f"listening ({self._policy().describe()}); Ctrl-C to leave")
         return True
+
+    async def _open_engines(self, stack: AsyncExitStack, view: RoomView) -> Engines | None:
+        """The agent and speech engines, loaded now and closed with ``stack``; None if stopped."""
+        from voice_agent_cli.core.build import open_agent
+        from voice_agent_cli.speech.build import build_engines, load_engines
+
+        view.note("loading the speech models and the LLM...")
+        stt, tts = build_engines(self.settings.profile)
+        stack.push_async_callback(stt.aclose)
+        stack.push_async_callback(tts.aclose)
+        agent = await stack.enter_async_context(open_agent(self.settings, llm=self.llm))
+        if not await self._until_stopped(asyncio.gather(agent.start(), load_engines(stt, tts))):
+            return None
+        return agent, stt, tts
 
     async def _until_stopped(self, work: Awaitable[Any]) -> bool:
         """Run ``work``; False if Ctrl-C/SIGTERM came first (``work`` is then cancelled)."""

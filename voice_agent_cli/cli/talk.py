@@ -5,7 +5,8 @@ cancelled, barge-in on). ``--input`` takes WAV files or directories, each file
 one turn of the same conversation; ``--output`` writes the agent's voice to a
 WAV file (or one file per reply into a directory). A live view shows the
 transcript, the agent's state and per-turn timings on a terminal; plain lines
-otherwise; ``--json`` prints one JSON object per turn.
+otherwise; ``--json`` prints one JSON object per turn. The conversation is
+kept as a session (docs/sessions.md): ``va chat --session ID`` can go on with it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -186,6 +188,7 @@ class TalkRun:
     async def main(self, *, realtime: bool = False) -> None:
         from voice_agent_cli import metrics
         from voice_agent_cli.core.build import open_agent
+        from voice_agent_cli.sessions.recorder import open_session_book
         from voice_agent_cli.speech.build import (
             build_engines,
             import_engine_modules,
@@ -221,8 +224,15 @@ class TalkRun:
             live_audio = not self.inputs and self.output is None
             options = voice_options(profile, echo=None if live_audio else "off")
             err = stderr_console()
+            book = open_session_book(self.settings)
+            recorder = None
+            if book is not None:
+                stack.push_async_callback(book.aclose)
+                recorder = await book.start("talk", llm=agent.llm.name)
             live_console = None if self.json_output else _live_console()
             header = f"va talk · {agent.llm.name} · {stt.name} · {tts.name}"
+            if recorder is not None:
+                header += f" · session {recorder.id}"
             with TalkView(
                 sys.stdout,
                 err,
@@ -235,6 +245,11 @@ class TalkRun:
                 def observe(event: VoiceEvent) -> None:
                     if isinstance(event, VoiceTurn):
                         event.report_metrics()
+                        if recorder is not None:
+                            recorder.add_voice_turn(event)
+                            event = replace(
+                                event, details={**event.details, "session": recorder.id}
+                            )
                     view.show(event)
 
                 for device in (source, sink):

@@ -107,13 +107,14 @@ def history_from_turns(
     """User and assistant messages of ``turns``, trimmed as a live history is.
 
     A turn whose question was not stored (``store_text = "none"``) is left out
-    whole: an answer without its question would mislead the LLM.
+    whole: an answer without its question would mislead the LLM. So is a degraded
+    turn (every LLM was down): a live conversation forgets those too.
     """
     from voice_agent_cli.core.conversation import Conversation
 
     conversation = Conversation(max_messages=max_messages, max_tokens=max_tokens)
     for turn in turns:
-        if turn.user is None:
+        if turn.user is None or turn.source == "degraded":
             continue
         conversation.add_user(turn.user, speaker=turn.speaker)
         if turn.reply is not None:

@@ -21,7 +21,11 @@ jobs the same way:
 
 Everything that crosses the socket is recorded for tests to assert on:
 offers and answers, job statuses, status updates, migrations. The room side
-is not here: a job's token is for a room the tests fake separately.
+is not here: a job's token is for a room the tests fake separately. A worker
+process that joins its rooms for real (``va serve``) connects to this server's
+``/rtc`` too: it is refused (HTTP 404, the job fails at once), or with
+``hold_rooms=True`` left waiting without an answer, so each job holds its
+slot for the worker's connect timeout, as a slow room server would.
 """
 
 from __future__ import annotations
@@ -119,6 +123,7 @@ class FakeDispatcher:
         reoffer_on_failure: bool = True,
         trust_status: bool = True,
         availability_timeout_s: float = 10.0,
+        hold_rooms: bool = False,
     ) -> None:
         self.api_key = api_key
         self.api_secret = api_secret
@@ -127,6 +132,11 @@ class FakeDispatcher:
         #: False: offer jobs to workers that say they are full too (tests their refusal).
         self.trust_status = trust_status
         self.availability_timeout_s = availability_timeout_s
+        #: Room connections (``/rtc``) wait unanswered instead of being refused.
+        self.hold_rooms = hold_rooms
+        #: How many room connections workers attempted.
+        self.room_attempts = 0
+        self._closing = asyncio.Event()
         self.workers: dict[str, WorkerConnection] = {}
         self.gone: list[WorkerConnection] = []
         self.offers: list[Offer] = []
@@ -149,6 +159,7 @@ class FakeDispatcher:
         """Listen on 127.0.0.1 (a free port unless ``port``)."""
         app = web.Application()
         app.router.add_get("/agent", self._handle)
+        app.router.add_get("/rtc", self._room_connection)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
@@ -158,6 +169,7 @@ class FakeDispatcher:
 
     async def aclose(self) -> None:
         """Close every worker connection and stop listening."""
+        self._closing.set()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -232,6 +244,14 @@ class FakeDispatcher:
         return [offer for offer in self.offers if offer.job_id == job_id]
 
     # -- the server side ------------------------------------------------------------
+
+    async def _room_connection(self, request: web.Request) -> web.StreamResponse:
+        """A worker joining a job's room: no room here (refused, or held unanswered)."""
+        self.room_attempts += 1
+        self._notify()
+        if self.hold_rooms:
+            await self._closing.wait()
+        raise web.HTTPNotFound(text="no rooms on the fake dispatcher")
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self._authorize(request)

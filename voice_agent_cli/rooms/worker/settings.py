@@ -17,7 +17,11 @@ class ServeSettings(Section):
     )
     max_jobs: int = Field(4, ge=1, le=1000, description="rooms at once; more offers are declined")
     load_threshold: float = Field(
-        0.75, gt=0, le=1, description="offers are declined while CPU use is above this (1 = never)"
+        0.75,
+        gt=0,
+        le=1,
+        description="offers are declined while CPU use is above this (1 = never, and the "
+        "load reported is then the share of job slots taken)",
     )
     identity_prefix: str = Field(
         "va-agent", min_length=1, description="the agent's identity in a job's room: PREFIX-JOBID"

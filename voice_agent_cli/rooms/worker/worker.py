@@ -23,7 +23,8 @@ the protocol is tested on its own against
 
 Load is the larger of the CPU use and the share of job slots taken, so the
 server (which picks workers weighted by ``1 - load``) sends fewer rooms to a
-worker that already has some, even when its CPU is idle.
+worker that already has some, even when its CPU is idle. With a CPU threshold
+of 1 (never decline for CPU) the load is the share of slots alone.
 """
 
 from __future__ import annotations
@@ -524,7 +525,10 @@ class Worker:
     def _report_status(self) -> None:
         cpu = self._cpu()
         taken = len(self._jobs) + len(self._reserved)
-        load = min(1.0, max(cpu, taken / self.settings.max_jobs))
+        # A threshold of 1 takes the CPU out of the picture: out of the load too, or
+        # a busy machine would report 1.0 and the server would never pick it.
+        counted_cpu = cpu if self.settings.load_threshold < 1 else 0.0
+        load = min(1.0, max(counted_cpu, taken / self.settings.max_jobs))
         full = bool(self._refusal())
         self._send(
             protocol.worker_status(
