@@ -11,6 +11,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from voice_agent_cli.speech.endpointing import EndpointingOptions
+from voice_agent_cli.speech.interruption import InterruptionOptions
 from voice_agent_cli.speech.pipeline import EchoMode, VoiceOptions
 
 if TYPE_CHECKING:
@@ -35,12 +36,25 @@ def endpointing_options(profile: Profile) -> EndpointingOptions:
     )
 
 
+def interruption_options(profile: Profile) -> InterruptionOptions:
+    """When speech over the reply cuts it, from the profile's ``[voice]`` section."""
+    voice = profile.voice
+    return InterruptionOptions(
+        resume_false_interruption=voice.resume_false_interruption,
+        min_duration_ms=voice.min_interruption_ms,
+        min_words=voice.min_interruption_words,
+        backchannel=tuple(word.lower() for word in voice.backchannel_words),
+        resume_timeout_ms=voice.false_interruption_timeout_ms,
+    )
+
+
 def voice_options(profile: Profile, *, echo: EchoMode | None = None) -> VoiceOptions:
     """Turn-taking options; ``echo`` overrides the profile (files need none)."""
     return VoiceOptions(
         endpointing=endpointing_options(profile),
         echo=echo or profile.voice.echo,
         barge_in=profile.voice.barge_in,
+        interruption=interruption_options(profile),
         speculative_stt=profile.voice.speculative_stt,
         unfinished_silence_ms=profile.vad.unfinished_silence_ms,
     )
