@@ -147,6 +147,8 @@ class FakeRoom:
     def __post_init__(self) -> None:
         self.microphone = FakeMicrophone(self)
         self.pending_cues = bool(self.cues)
+        #: Stream times at which the cues started (known once the agent spoke).
+        self.cue_times: list[float] = []
 
     def place_cues(self, offset: int) -> Samples:
         """The cues laid out on the stream, the agent's voice having started at ``offset``."""
@@ -154,6 +156,7 @@ class FakeRoom:
 
         self.pending_cues = False
         spans = [(offset + int(delay * PIPELINE_RATE), sound) for delay, sound in self.cues]
+        self.cue_times = [start / PIPELINE_RATE for start, _ in spans]
         track = np.zeros(max(start + len(sound) for start, sound in spans), dtype=np.float32)
         for start, sound in spans:
             track[start : start + len(sound)] += sound
