@@ -206,8 +206,14 @@ class Agent:
         self.conversation.clear()
 
     async def start(self) -> None:
-        """Get ready to answer fast (loads a local model ahead of the first turn)."""
+        """Get ready to answer fast: load a local model and warm it with the fixed prompt.
+
+        After this, the first turn costs what the later ones do (no model load,
+        no first evaluation of the system prompt and tool list inside it).
+        """
         await self.llm.start()
+        specs = self.tools.specs() if self.tools is not None else ()
+        await self.llm.warm_up(self.options.system_prompt, specs)
 
     async def aclose(self) -> None:
         """Release the LLM (tools and buffer are closed by whoever opened them)."""

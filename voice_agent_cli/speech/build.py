@@ -8,6 +8,8 @@ from the ``[voice]``, ``[vad]``, ``[stt]`` and ``[tts]`` sections.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from typing import TYPE_CHECKING
 
 from voice_agent_cli.speech.endpointing import EndpointingOptions
@@ -16,11 +18,14 @@ from voice_agent_cli.speech.pipeline import EchoMode, VoiceOptions
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Profile
+    from voice_agent_cli.core.agent import Agent
     from voice_agent_cli.speech.audio import Samples
     from voice_agent_cli.speech.events import VoiceTurn
     from voice_agent_cli.speech.pipeline import TurnRunner
     from voice_agent_cli.speech.stt import SpeechToText
     from voice_agent_cli.speech.tts import TextToSpeech
+
+_logger = logging.getLogger("va.speech")
 
 
 def endpointing_options(profile: Profile) -> EndpointingOptions:
@@ -89,6 +94,20 @@ async def load_engines(stt: SpeechToText, tts: TextToSpeech) -> None:
 
     await asyncio.to_thread(import_engine_modules)
     await asyncio.gather(stt.start(), tts.start(), asyncio.to_thread(load_vad_model))
+
+
+async def load_models(agent: Agent, stt: SpeechToText, tts: TextToSpeech) -> float:
+    """Load and warm the LLM and the speech models side by side; returns the seconds taken.
+
+    ``va talk`` runs this in the background while a microphone already listens,
+    so the load happens while the user speaks, and is reported on its own
+    (the first turn's ``load_s``, and a log line), not inside the first turn.
+    """
+    began = time.perf_counter()
+    await asyncio.gather(agent.start(), load_engines(stt, tts))
+    seconds = time.perf_counter() - began
+    _logger.info("models loaded and warmed in %.2f s", seconds, extra={"load_s": round(seconds, 3)})
+    return seconds
 
 
 async def spoken_turn(

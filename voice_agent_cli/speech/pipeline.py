@@ -25,6 +25,11 @@ that trails off ("... and") waits a little longer for that to happen.
 
 A polite source (files: each one a turn after the previous reply) is not read
 while the agent answers, so its turns never overlap.
+
+No cold first turn: the session may start listening while the models still
+load (``ready``, a task that loads them and returns the seconds it took). The
+user speaks meanwhile; a turn that ends before they are ready waits for them
+(``load_wait``), and the first turn reports the load on its own (``load_s``).
 """
 
 from __future__ import annotations
@@ -156,6 +161,7 @@ class VoiceSession:
         observer: Callable[[VoiceEvent], None] | None = None,
         endpointer: Endpointer | None = None,
         echo: EchoCanceller | None = None,
+        ready: asyncio.Task[float] | None = None,
     ) -> None:
         self.agent = agent
         self.source = source
@@ -189,6 +195,7 @@ class VoiceSession:
         self._history_before: tuple[ChatMessage, ...] = ()
         self._failure: BaseException | None = None
         self._false_before = 0
+        self._ready = ready
         self.judge = InterruptionJudge(
             self.options.interruption, stt, sink, cut=self.interrupt, emit=self._emit
         )
@@ -262,7 +269,7 @@ class VoiceSession:
         elif isinstance(event, SpeechPaused):
             self._drop_speculation()
             self.judge.speech_paused(event.audio)
-            if self.options.speculative_stt and not self._turn_active():
+            if self.options.speculative_stt and not self._turn_active() and self._is_ready():
                 self._speculate(self._with_carry_over(event.audio))
         elif isinstance(event, SpeechResumed):
             self._drop_speculation()
@@ -369,6 +376,9 @@ class VoiceSession:
         self._false_before = self.judge.false_interruptions
         user_text = ""
         try:
+            waited = await self._until_ready()
+            if waited:
+                timings["load_wait"] = waited
             transcript, ready = await self._transcript(utterance, speculation)
             timings["transcription_delay"] = round(max(0.0, ready - speech_end) * 1000, 1)
             user_text = transcript.text.strip()
@@ -391,6 +401,27 @@ class VoiceSession:
         finally:
             self._speaker = None
             self._set_state("listening")
+
+    def _is_ready(self) -> bool:
+        return self._ready is None or self._ready.done()
+
+    async def _until_ready(self) -> float:
+        """Wait for the models if they are still loading; returns the ms waited."""
+        if self._ready is None:
+            return 0.0
+        if self._ready.done():
+            self._ready.result()  # a failed load fails the turn (and says why)
+            return 0.0
+        began = time.perf_counter()
+        await asyncio.shield(self._ready)  # a barge-in cancels the turn, not the load
+        return round((time.perf_counter() - began) * 1000, 1)
+
+    def _load_details(self) -> dict[str, float]:
+        """``{"load_s": s}`` on the first turn: model loading, reported on its own."""
+        ready = self._ready
+        if self.turns or ready is None or not ready.done() or ready.cancelled():
+            return {}
+        return {} if ready.exception() else {"load_s": round(ready.result(), 3)}
 
     async def _transcript(
         self, utterance: Utterance, speculation: _Speculation | None
@@ -464,6 +495,7 @@ class VoiceSession:
                 "user_speech_s": round(utterance.speech_seconds, 3),
                 "reply_audio_s": round(speaker.written_seconds - speaker.dropped_seconds, 3),
                 **self._false_interruptions(),
+                **self._load_details(),
             },
         )
         self.turns.append(turn)
