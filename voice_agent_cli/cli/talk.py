@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from voice_agent_cli.speech.io import AudioSink, AudioSource
     from voice_agent_cli.speech.tts import TextToSpeech
     from voice_agent_cli.speech.xruns import XrunCounter
+    from voice_agent_cli.ui.talk_view import TalkView
 
 
 def register(app: typer.Typer) -> None:
@@ -258,6 +259,8 @@ class TalkRun:
                     ready=loading,
                 )
                 stack.push_async_callback(session.aclose)
+                if source.realtime:
+                    loading.add_done_callback(lambda task: _say_ready(task, view))
                 if live_console is None and not self.json_output and not self.inputs:
                     err.print(f"[dim]{header} - listening (Ctrl-C to quit)[/]")
                 await session.run()
@@ -316,6 +319,12 @@ async def _warm_buffered_replies(
         splitter = SentenceSplitter()
         for sentence in [*splitter.push(response.reply + " "), *splitter.flush()]:
             await tts.synthesize(sentence)
+
+
+def _say_ready(loading: asyncio.Task[float], view: TalkView) -> None:
+    """Tell a microphone user the models are loaded (the first reply will not wait)."""
+    if not loading.cancelled() and loading.exception() is None:
+        view.notice(f"models ready in {loading.result():.1f} s")
 
 
 async def _cancel(task: asyncio.Task[Any]) -> None:
