@@ -268,7 +268,7 @@ class JoinRun:
     ) -> bool:
         """Load the models (while in the room) and start listening; False if stopped meanwhile."""
         from voice_agent_cli.core.build import open_agent
-        from voice_agent_cli.speech.build import build_engines, load_engines, voice_options
+        from voice_agent_cli.speech.build import build_engines, load_models, voice_options
 
         profile = self.settings.profile
         livekit = profile.livekit
@@ -278,7 +278,7 @@ class JoinRun:
         stack.push_async_callback(tts.aclose)
         agent = await stack.enter_async_context(open_agent(self.settings, llm=self.llm))
 
-        if not await self._until_stopped(asyncio.gather(agent.start(), load_engines(stt, tts))):
+        if not await self._until_stopped(load_models(agent, stt, tts)):
             return False
         # Participants' clients cancel their own echo: the room needs none of ours.
         options = voice_options(profile, echo="off")

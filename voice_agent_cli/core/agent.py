@@ -206,12 +206,15 @@ class Agent:
         self.conversation.clear()
 
     async def start(self) -> None:
-        """Get ready to answer fast: load a local model and warm it with the fixed prompt.
-
-        After this, the first turn costs what the later ones do (no model load,
-        no first evaluation of the system prompt and tool list inside it).
-        """
+        """Get ready to answer fast (loads a local model ahead of the first turn)."""
         await self.llm.start()
+
+    async def warm_up(self) -> None:
+        """Make the first turn cost what the later ones do (after :meth:`start`).
+
+        The LLM evaluates the fixed start of every prompt (system prompt, tool
+        list) ahead of time; ``va talk`` does it while the user speaks.
+        """
         specs = self.tools.specs() if self.tools is not None else ()
         await self.llm.warm_up(self.options.system_prompt, specs)
 

@@ -104,10 +104,15 @@ async def load_models(agent: Agent, stt: SpeechToText, tts: TextToSpeech) -> flo
     (the first turn's ``load_s``, and a log line), not inside the first turn.
     """
     began = time.perf_counter()
-    await asyncio.gather(agent.start(), load_engines(stt, tts))
+    await asyncio.gather(_load_and_warm(agent), load_engines(stt, tts))
     seconds = time.perf_counter() - began
     _logger.info("models loaded and warmed in %.2f s", seconds, extra={"load_s": round(seconds, 3)})
     return seconds
+
+
+async def _load_and_warm(agent: Agent) -> None:
+    await agent.start()
+    await agent.warm_up()
 
 
 async def spoken_turn(
