@@ -97,7 +97,9 @@ class TalkProcess:
 
     def wait_until_listening(self, timeout: float = 120) -> None:
         """Models loaded, microphone open: the user may speak."""
-        self.wait_for(lambda out, err: any("listening" in line for line in err), "start", timeout)
+        # The microphone listens at once; the models load meanwhile and say when ready.
+        ready = "models ready"
+        self.wait_for(lambda out, err: any(ready in line for line in err), "start", timeout)
 
     def replies(self) -> list[str]:
         """The agent's replies so far (``va: ...`` lines on stdout)."""

@@ -139,3 +139,19 @@ async def test_a_plain_question_calls_no_tool(local_llm: LocalLLM) -> None:
     )
     _, calls = await local_llm.complete(request)
     assert calls == []
+
+
+async def test_warming_up_puts_the_fixed_prompt_in_the_cache_before_the_first_turn(
+    local_llm: LocalLLM,
+) -> None:
+    system = "You are a warm-up test. Answer in one short sentence."
+    await local_llm.warm_up(system, [ToolSpec("get_time", "Returns the current time.")])
+
+    def evaluated(llama: object) -> str:
+        tokens = llama.input_ids[: llama.n_tokens].tolist()  # type: ignore[attr-defined]
+        return llama.detokenize(tokens).decode("utf-8", "replace")  # type: ignore[attr-defined]
+
+    # The first turn's prompt starts with these: llama.cpp reuses them, not re-reads them.
+    assert local_llm._chat is not None and system in evaluated(local_llm._chat.llama)
+    assert local_llm._decider is not None
+    assert "get_time: Returns the current time." in evaluated(local_llm._decider.llama)

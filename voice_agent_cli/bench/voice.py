@@ -12,6 +12,11 @@ the embedded local model, with the buffer and tools off):
 - ``tts_ttfb``: first sentence ready -> its audio ready;
 - ``e2e_latency``: end of speech -> first agent audio.
 
+Barge-in (:mod:`._interruptions`), in a full-duplex room on one clock:
+``cut_latency`` (the user's voice onset -> the agent's voice stopped, for real
+interruptions), ``hold_latency`` (the same for "yeah" and a cough, which must
+then resume), and the false and missed interruption rates in the figures.
+
 Targets (measured, not asserted): e2e_latency p50 under 600 ms for buffered
 replies and under 1.2 s with the embedded LLM. Figures add the word error rate
 of a TTS -> STT round trip over a set of sentences (jiwer).
@@ -68,9 +73,10 @@ MAX_OUTPUT_TOKENS = 64
 
 async def run(options: BenchOptions) -> ScenarioRun:
     """Measure the voice loop on both reply paths, then the round-trip WER."""
+    from voice_agent_cli.bench._interruptions import interruption_stage
     from voice_agent_cli.bench._turns import plain_chat_settings
     from voice_agent_cli.core.build import open_agent
-    from voice_agent_cli.speech.build import build_engines, load_engines
+    from voice_agent_cli.speech.build import build_engines, load_engines, voice_options
     from voice_agent_cli.speech.tts import PiperTTS
     from voice_agent_cli.testing import FakeLLM
 
@@ -98,6 +104,10 @@ async def run(options: BenchOptions) -> ScenarioRun:
             clips = [await _spoken(user, text) for text in LLM_QUESTIONS]
             await _voice_stage("llm", agent, clips, llm_settings, stt, tts, options, result)
             result.figures["llm"] = agent.llm.name
+        # Barge-in: cut latency and false interruptions, in a full-duplex room.
+        result.figures["interruptions"] = await interruption_stage(
+            user, stt, tts, voice_options(buffered_settings.profile, echo="off"), result
+        )
         if options.device:
             await _device_stages(buffered_settings, llm_settings, user, stt, tts, options, result)
         result.figures["round_trip"] = await round_trip_wer(stt, tts, WER_SENTENCES)

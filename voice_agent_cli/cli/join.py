@@ -340,14 +340,14 @@ class JoinRun:
     async def _open_engines(self, stack: AsyncExitStack, view: RoomView) -> Engines | None:
         """The agent and speech engines, loaded now and closed with ``stack``; None if stopped."""
         from voice_agent_cli.core.build import open_agent
-        from voice_agent_cli.speech.build import build_engines, load_engines
+        from voice_agent_cli.speech.build import build_engines, load_models
 
         view.note("loading the speech models and the LLM...")
         stt, tts = build_engines(self.settings.profile)
         stack.push_async_callback(stt.aclose)
         stack.push_async_callback(tts.aclose)
         agent = await stack.enter_async_context(open_agent(self.settings, llm=self.llm))
-        if not await self._until_stopped(asyncio.gather(agent.start(), load_engines(stt, tts))):
+        if not await self._until_stopped(load_models(agent, stt, tts)):
             return None
         return agent, stt, tts
 

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from voice_agent_cli.speech.io import AudioSink, AudioSource
     from voice_agent_cli.speech.tts import TextToSpeech
     from voice_agent_cli.speech.xruns import XrunCounter
+    from voice_agent_cli.ui.talk_view import TalkView
 
 
 def register(app: typer.Typer) -> None:
@@ -192,7 +193,7 @@ class TalkRun:
         from voice_agent_cli.speech.build import (
             build_engines,
             import_engine_modules,
-            load_engines,
+            load_models,
             voice_options,
         )
         from voice_agent_cli.speech.events import VoiceEvent, VoiceTurn
@@ -214,10 +215,17 @@ class TalkRun:
                     open_agent(self.settings, progress=progress)
                 )
                 await asyncio.to_thread(import_engine_modules)  # before any parallel load
-                await asyncio.gather(agent.start(), load_engines(stt, tts))
+                await agent.llm.prepare()  # a first run's assembly shows its progress here
+                # No cold first turn: a microphone listens while the models load.
+                loading = asyncio.create_task(load_models(agent, stt, tts), name="talk-load")
+                stack.push_async_callback(_cancel, loading)
+                if not source.realtime:
+                    await loading  # a file is no user talking meanwhile
             if source.realtime:
                 # The user takes a moment to speak: use it to make ready replies instant.
-                warming = asyncio.create_task(_warm_buffered_replies(tts, profile), name="tts-warm")
+                warming = asyncio.create_task(
+                    _warm_buffered_replies(tts, profile, loading), name="tts-warm"
+                )
                 stack.push_async_callback(_cancel, warming)
 
             # Files and headphones need no echo handling; a speaker and a mic do.
@@ -256,9 +264,18 @@ class TalkRun:
                     if hasattr(device, "notify"):  # microphone and speaker: lost, back, dropouts
                         device.notify = view.notice
                 session = VoiceSession(
-                    agent, source, sink, stt=stt, tts=tts, options=options, observer=observe
+                    agent,
+                    source,
+                    sink,
+                    stt=stt,
+                    tts=tts,
+                    options=options,
+                    observer=observe,
+                    ready=loading,
                 )
                 stack.push_async_callback(session.aclose)
+                if source.realtime:
+                    loading.add_done_callback(lambda task: _say_ready(task, view))
                 if live_console is None and not self.json_output and not self.inputs:
                     err.print(f"[dim]{header} - listening (Ctrl-C to quit)[/]")
                 await session.run()
@@ -303,9 +320,13 @@ def _live_console() -> Any:
     return console if console.is_terminal else None
 
 
-async def _warm_buffered_replies(tts: TextToSpeech, profile: Profile) -> None:
+async def _warm_buffered_replies(
+    tts: TextToSpeech, profile: Profile, loading: asyncio.Task[float]
+) -> None:
     """Synthesise the profile's fixed pre-buffered replies, so they play with no wait."""
     from voice_agent_cli.speech.sentences import SentenceSplitter
+
+    await asyncio.gather(loading, return_exceptions=True)  # one load of the voice, not two
 
     for response in profile.buffer.responses:
         if "{" in response.reply:  # a template ({time}): its words change
@@ -315,6 +336,12 @@ async def _warm_buffered_replies(tts: TextToSpeech, profile: Profile) -> None:
             await tts.synthesize(sentence)
 
 
-async def _cancel(task: asyncio.Task[None]) -> None:
+def _say_ready(loading: asyncio.Task[float], view: TalkView) -> None:
+    """Tell a microphone user the models are loaded (the first reply will not wait)."""
+    if not loading.cancelled() and loading.exception() is None:
+        view.notice(f"models ready in {loading.result():.1f} s")
+
+
+async def _cancel(task: asyncio.Task[Any]) -> None:
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)

@@ -209,6 +209,15 @@ class Agent:
         """Get ready to answer fast (loads a local model ahead of the first turn)."""
         await self.llm.start()
 
+    async def warm_up(self) -> None:
+        """Make the first turn cost what the later ones do (after :meth:`start`).
+
+        The LLM evaluates the fixed start of every prompt (system prompt, tool
+        list) ahead of time; ``va talk`` does it while the user speaks.
+        """
+        specs = self.tools.specs() if self.tools is not None else ()
+        await self.llm.warm_up(self.options.system_prompt, specs)
+
     async def aclose(self) -> None:
         """Release the LLM (tools and buffer are closed by whoever opened them)."""
         await self.llm.aclose()

@@ -102,6 +102,17 @@ class LLM(ABC):
     async def start(self) -> None:  # noqa: B027 - optional hook, most providers need nothing
         """Load or connect ahead of the first request (a no-op unless overridden)."""
 
+    async def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Make the model files ready (a first run assembles them), without loading."""
+
+    async def warm_up(self, system: str, tools: Sequence[ToolSpec]) -> None:  # noqa: B027
+        """Get the first turn as fast as the next: the agent's fixed prompt, ahead of time.
+
+        Called once after :meth:`start` with the system prompt and the tools every
+        turn will carry. A no-op unless overridden (a local model evaluates them
+        into its cache, so the first turn does not pay for it).
+        """
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release what the provider holds (a no-op unless overridden)."""
 

@@ -23,10 +23,14 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from contextvars import ContextVar
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from voice_agent_cli.errors import CircuitOpenError, LLMError
 from voice_agent_cli.llm.base import LLM, LLMChunk, LLMRequest
 from voice_agent_cli.resilience import RetryPolicy
+
+if TYPE_CHECKING:
+    from voice_agent_cli.core.messages import ToolSpec
 
 FailoverListener = Callable[[LLM, LLM, Exception], None]
 
@@ -70,6 +74,14 @@ class FallbackLLM(LLM):
     async def start(self) -> None:
         """Start the primary; the fallbacks start when first needed."""
         await self.providers[0].start()
+
+    async def prepare(self) -> None:
+        """Prepare the primary's files."""
+        await self.providers[0].prepare()
+
+    async def warm_up(self, system: str, tools: Sequence[ToolSpec]) -> None:
+        """Warm the primary (the one that answers unless it fails)."""
+        await self.providers[0].warm_up(system, tools)
 
     async def aclose(self) -> None:
         for provider in self.providers:

@@ -154,6 +154,36 @@ class LocalLLM(LLM):
                 progress=self._progress,
             )
 
+    async def prepare(self) -> None:
+        """Assemble a catalogued model on the first run on this machine (with progress)."""
+        await asyncio.to_thread(self.choice.path, self._progress)
+
+    async def warm_up(self, system: str, tools: Sequence[ToolSpec]) -> None:
+        """Evaluate the fixed start of every prompt now, not in the first turn.
+
+        llama.cpp keeps the evaluated tokens of a context and reuses the longest
+        common prefix of the next prompt: the system prompt (chat context) and the
+        tool list with its examples (decision context, whose JSON grammar is also
+        built here) then cost nothing in the first turn. The decision context is
+        loaded here too rather than on first use.
+        """
+        await self.start()
+        chat = self._chat
+        assert chat is not None
+        greeting = [{"role": "system", "content": system}, {"role": "user", "content": "Hi."}]
+        await asyncio.to_thread(
+            chat.run,
+            lambda llama: llama.create_chat_completion(greeting, max_tokens=1),  # type: ignore[arg-type]
+        )
+        if tools:
+            candidates = [replace(tool, name=short) for short, tool in _short_names(tools).items()]
+            schema = {
+                "type": "object",
+                "properties": {"tool": {"enum": ["none", *(t.name for t in candidates)]}},
+                "required": ["tool"],
+            }
+            await self._constrained(_choice_messages(candidates, "Hi."), schema, max_tokens=8)
+
     async def _load_decider(self) -> LoadedModel:
         """A second context of the same model for tool decisions (loaded on first use)."""
         if self._decider is None:

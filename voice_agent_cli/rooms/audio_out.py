@@ -57,6 +57,8 @@ class AgentTrack:
         self._pending: dict[int, int] = {}
         self._listeners: dict[int, list[PlayedListener]] = {}
         self._owners = itertools.count(1)
+        #: Owners whose reply is held (a possible interruption is being judged).
+        self._paused: set[int] = set()
         self._wake = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
         #: Whose audio the source's native queue holds right now.
@@ -144,11 +146,21 @@ class AgentTrack:
         """Drop ``owner``'s audio not yet played; returns the seconds dropped."""
         dropped = self._pending.pop(owner, 0) / self.sample_rate
         self._queue = deque(chunk for chunk in self._queue if chunk.owner != owner)
+        self.resume(owner)  # nothing left to hold: the next reply plays
         if self.in_flight == owner and self.source is not None:
             dropped += self.source.queued_duration
             self.source.clear_queue()
             self.in_flight = None
         return dropped
+
+    def pause(self, owner: int) -> None:
+        """Hold ``owner``'s audio where it is (the source's ~100 ms queue still plays out)."""
+        self._paused.add(owner)
+
+    def resume(self, owner: int) -> None:
+        """Send ``owner``'s held audio again, from where it stopped."""
+        self._paused.discard(owner)
+        self._wake.set()
 
     def add_listener(self, owner: int, listener: PlayedListener) -> None:
         """Have ``listener`` see each block of ``owner``'s audio as it is sent."""
@@ -159,7 +171,8 @@ class AgentTrack:
 
         frame = self.sample_rate * FRAME_MS // 1000
         while True:
-            if not self._queue:
+            if not self._queue or self._queue[0].owner in self._paused:
+                # One voice on one track: a held reply holds what is queued after it.
                 self._wake.clear()
                 await self._wake.wait()
                 continue
@@ -209,6 +222,12 @@ class TrackSink:
             resampler.reset()
         return self.track.clear(self.owner)
 
+    def pause(self) -> None:
+        self.track.pause(self.owner)
+
+    def resume(self) -> None:
+        self.track.resume(self.owner)
+
     async def drain(self) -> None:
         # Polling: the source reports its queue only as a number; 10 ms is far below
         # what anyone notices at the end of a reply.
@@ -223,4 +242,5 @@ class TrackSink:
         self.track.add_listener(self.owner, listener)
 
     async def aclose(self) -> None:
+        self.resume()
         self.clear()

@@ -15,6 +15,7 @@ from voice_agent_cli.speech.events import (
     AgentSpeech,
     AgentText,
     BargeIn,
+    FalseInterruption,
     StateChanged,
     UserSpeaking,
     UserTranscript,
@@ -161,6 +162,9 @@ def _voice_json(wrapped: ParticipantVoice) -> dict[str, Any] | None:
         return {"event": "speech", "speaker": who, "text": event.text, "filler": event.filler}
     if isinstance(event, BargeIn):
         return {"event": "barge_in", "speaker": who, "dropped_s": round(event.dropped_seconds, 3)}
+    if isinstance(event, FalseInterruption):
+        heard, held = event.text, event.paused_seconds
+        return {"event": "false_interruption", "speaker": who, "heard": heard, "held_s": held}
     if isinstance(event, StateChanged):
         return {"event": "agent_state", "speaker": who, "state": event.state}
     if isinstance(event, VoiceNotice):

@@ -8,18 +8,24 @@ from the ``[voice]``, ``[vad]``, ``[stt]`` and ``[tts]`` sections.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from typing import TYPE_CHECKING
 
 from voice_agent_cli.speech.endpointing import EndpointingOptions
+from voice_agent_cli.speech.interruption import InterruptionOptions
 from voice_agent_cli.speech.pipeline import EchoMode, VoiceOptions
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Profile
+    from voice_agent_cli.core.agent import Agent
     from voice_agent_cli.speech.audio import Samples
     from voice_agent_cli.speech.events import VoiceTurn
     from voice_agent_cli.speech.pipeline import TurnRunner
     from voice_agent_cli.speech.stt import SpeechToText
     from voice_agent_cli.speech.tts import TextToSpeech
+
+_logger = logging.getLogger("va.speech")
 
 
 def endpointing_options(profile: Profile) -> EndpointingOptions:
@@ -35,12 +41,25 @@ def endpointing_options(profile: Profile) -> EndpointingOptions:
     )
 
 
+def interruption_options(profile: Profile) -> InterruptionOptions:
+    """When speech over the reply cuts it, from the profile's ``[voice]`` section."""
+    voice = profile.voice
+    return InterruptionOptions(
+        resume_false_interruption=voice.resume_false_interruption,
+        min_duration_ms=voice.min_interruption_ms,
+        min_words=voice.min_interruption_words,
+        backchannel=tuple(word.lower() for word in voice.backchannel_words),
+        resume_timeout_ms=voice.false_interruption_timeout_ms,
+    )
+
+
 def voice_options(profile: Profile, *, echo: EchoMode | None = None) -> VoiceOptions:
     """Turn-taking options; ``echo`` overrides the profile (files need none)."""
     return VoiceOptions(
         endpointing=endpointing_options(profile),
         echo=echo or profile.voice.echo,
         barge_in=profile.voice.barge_in,
+        interruption=interruption_options(profile),
         speculative_stt=profile.voice.speculative_stt,
         unfinished_silence_ms=profile.vad.unfinished_silence_ms,
     )
@@ -79,6 +98,25 @@ async def load_engines(stt: SpeechToText, tts: TextToSpeech) -> None:
 
     await asyncio.to_thread(import_engine_modules)
     await asyncio.gather(stt.start(), tts.start(), asyncio.to_thread(load_vad_model))
+
+
+async def load_models(agent: Agent, stt: SpeechToText, tts: TextToSpeech) -> float:
+    """Load and warm the LLM and the speech models side by side; returns the seconds taken.
+
+    ``va talk`` runs this in the background while a microphone already listens,
+    so the load happens while the user speaks, and is reported on its own
+    (the first turn's ``load_s``, and a log line), not inside the first turn.
+    """
+    began = time.perf_counter()
+    await asyncio.gather(_load_and_warm(agent), load_engines(stt, tts))
+    seconds = time.perf_counter() - began
+    _logger.info("models loaded and warmed in %.2f s", seconds, extra={"load_s": round(seconds, 3)})
+    return seconds
+
+
+async def _load_and_warm(agent: Agent) -> None:
+    await agent.start()
+    await agent.warm_up()
 
 
 async def spoken_turn(

@@ -134,6 +134,11 @@ class Endpointer:
         """True between the start of a turn and its end."""
         return self._in_speech
 
+    @property
+    def speech_seconds(self) -> float:
+        """From the start of the turn in progress to its last speech chunk (0 outside one)."""
+        return self._speech_end - self._start if self._in_speech else 0.0
+
     def reset(self) -> None:
         """Drop the turn in progress and the VAD state (half-duplex, while the agent speaks)."""
         self.vad.reset()

@@ -59,6 +59,18 @@ class BargeIn:
 
 
 @dataclass(frozen=True)
+class FalseInterruption:
+    """User sound over the reply held it, but was no interruption: the reply played on.
+
+    ``text`` is what was heard ("yeah", or nothing for a cough); ``paused_seconds``
+    how long the reply was held.
+    """
+
+    text: str
+    paused_seconds: float
+
+
+@dataclass(frozen=True)
 class VoiceNotice:
     """Something to tell the user outside the transcript."""
 
@@ -122,6 +134,7 @@ VoiceEvent = (
     | AgentText
     | AgentSpeech
     | BargeIn
+    | FalseInterruption
     | VoiceNotice
     | VoiceTurn
 )

@@ -161,6 +161,12 @@ class FileSink:
     def clear(self) -> float:
         return 0.0
 
+    def pause(self) -> None:
+        pass  # written at once: nothing is ever playing
+
+    def resume(self) -> None:
+        pass
+
     async def drain(self) -> None:
         if self._current is not None and self.per_reply:
             self._save_reply(len(self.replies), self._current)

@@ -2,7 +2,9 @@
 
 A source yields :class:`~voice_agent_cli.speech.audio.AudioFrame` s of 10-20 ms
 at 16 kHz mono. A sink takes the agent's audio at any rate, and can be cut off
-mid-utterance (:meth:`AudioSink.clear`, for barge-in).
+mid-utterance (:meth:`AudioSink.clear`, for barge-in) or held where it is
+(:meth:`AudioSink.pause`, while the voice loop decides whether the user's
+sound over the reply is a real interruption or an "uh-huh").
 
 Real-time sinks (a speaker, a fake speaker) share :class:`BufferedSink`: the
 agent's audio waits in a :class:`PlaybackBuffer` that the playback clock (the
@@ -58,7 +60,15 @@ class AudioSink(Protocol):
         ...
 
     def clear(self) -> float:
-        """Drop everything not played yet, at once; returns the seconds dropped."""
+        """Drop everything not played yet, at once (ending a pause); returns the seconds dropped."""
+        ...
+
+    def pause(self) -> None:
+        """Stop playing at once, keeping what is queued (writes still queue)."""
+        ...
+
+    def resume(self) -> None:
+        """Play on from exactly where :meth:`pause` stopped."""
         ...
 
     async def drain(self) -> None:
@@ -87,6 +97,8 @@ class PlaybackBuffer:
         self._offset = 0  # samples of the first chunk already played
         self._pending = 0
         self._lock = threading.Lock()
+        #: While set, the playback clock gets silence and nothing is consumed.
+        self.paused = False
 
     @property
     def pending(self) -> int:
@@ -107,7 +119,7 @@ class PlaybackBuffer:
         out = np.zeros(count, dtype=np.float32)
         filled = 0
         with self._lock:
-            while filled < count and self._chunks:
+            while filled < count and self._chunks and not self.paused:
                 chunk = self._chunks[0]
                 take = min(count - filled, len(chunk) - self._offset)
                 out[filled : filled + take] = chunk[self._offset : self._offset + take]
@@ -120,8 +132,9 @@ class PlaybackBuffer:
         return out, filled
 
     def clear(self) -> int:
-        """Drop everything queued; returns the samples dropped."""
+        """Drop everything queued and end a pause; returns the samples dropped."""
         with self._lock:
+            self.paused = False
             dropped = self._pending
             self._chunks.clear()
             self._offset = 0
@@ -164,6 +177,13 @@ class BufferedSink:
     def clear(self) -> float:
         return self.buffer.clear() / self.sample_rate
 
+    def pause(self) -> None:
+        # The next block the clock pulls is silence: the pause is heard within a block.
+        self.buffer.paused = True
+
+    def resume(self) -> None:
+        self.buffer.paused = False
+
     async def drain(self) -> None:
         """Wait until everything queued was played.
 
@@ -178,7 +198,7 @@ class BufferedSink:
         while self.buffer.pending:
             await asyncio.sleep(0.01)
             pending = self.buffer.pending
-            if pending != last_pending:
+            if pending != last_pending or self.buffer.paused:  # a pause is not a stall
                 last_pending, last_progress = pending, loop.time()
             elif loop.time() - last_progress > STALL_S:
                 self.buffer.clear()

@@ -4,8 +4,8 @@
 
     source ─► echo canceller ─► endpointer (Silero VAD) ─► STT ─► agent.run_turn
                                        │                              │ text deltas
-                 barge-in: cut the sink, close the turn ◄── user speech  ▼
-                                                            sentences ─► TTS ─► sink
+        user speech over the reply ─► InterruptionJudge              ▼
+             hold the sink; cut the turn, or resume ──────► sentences ─► TTS ─► sink
 
 One reader loop consumes the source and runs the endpointer; each user turn is
 a task (``voice-turn-N``) that transcribes, runs the agent turn and speaks the
@@ -13,15 +13,23 @@ reply. While the user pauses, the audio so far is transcribed speculatively,
 so the transcript is usually ready when the silence has lasted long enough to
 end the turn.
 
-Barge-in: speech over the agent's reply clears the sink at once and cancels
-the turn task, which closes the agent's turn generator (the core records the
-partial reply as interrupted); the history then keeps only what the user heard.
+Barge-in: speech over the agent's reply pauses the sink at once and the
+:class:`~voice_agent_cli.speech.interruption.InterruptionJudge` decides. An
+"uh-huh", a cough or a click resumes the reply where it stopped and is no
+turn. Real speech clears the sink and cancels the turn task, which closes the
+agent's turn generator (the core records the partial reply as interrupted);
+the history then keeps only what the user heard.
 Speech while the agent is still thinking means the user had not finished:
 that turn is dropped and its audio joins the next utterance. A transcript
 that trails off ("... and") waits a little longer for that to happen.
 
 A polite source (files: each one a turn after the previous reply) is not read
 while the agent answers, so its turns never overlap.
+
+No cold first turn: the session may start listening while the models still
+load (``ready``, a task that loads them and returns the seconds it took). The
+user speaks meanwhile; a turn that ends before they are ready waits for them
+(``load_wait``), and the first turn reports the load on its own (``load_s``).
 """
 
 from __future__ import annotations
@@ -65,6 +73,7 @@ from voice_agent_cli.speech.events import (
     VoiceState,
     VoiceTurn,
 )
+from voice_agent_cli.speech.interruption import InterruptionJudge, InterruptionOptions
 from voice_agent_cli.speech.speaker import ReplySpeaker
 
 if TYPE_CHECKING:
@@ -99,6 +108,8 @@ class VoiceOptions:
     #: the agent speaks (no barge-in then); off: headphones, files, rooms.
     echo: EchoMode = "off"
     barge_in: bool = True
+    #: Which speech over the reply is a real interruption (an "uh-huh" is not).
+    interruption: InterruptionOptions = field(default_factory=InterruptionOptions)
     #: Speech probability that starts a barge-in while the agent talks through the
     #: echo canceller (which muffles the first word of double talk).
     barge_in_threshold: float = 0.35
@@ -150,6 +161,7 @@ class VoiceSession:
         observer: Callable[[VoiceEvent], None] | None = None,
         endpointer: Endpointer | None = None,
         echo: EchoCanceller | None = None,
+        ready: asyncio.Task[float] | None = None,
     ) -> None:
         self.agent = agent
         self.source = source
@@ -182,6 +194,11 @@ class VoiceSession:
         self._audible_until = 0.0
         self._history_before: tuple[ChatMessage, ...] = ()
         self._failure: BaseException | None = None
+        self._false_before = 0
+        self._ready = ready
+        self.judge = InterruptionJudge(
+            self.options.interruption, stt, sink, cut=self.interrupt, emit=self._emit
+        )
 
     async def __aenter__(self) -> VoiceSession:
         return self
@@ -208,6 +225,7 @@ class VoiceSession:
 
     async def aclose(self) -> None:
         """Cancel the turn in flight and any speculative transcription."""
+        await self.judge.aclose()
         tasks = [t for t in (self._turn_task, *self._tasks) if t is not None and not t.done()]
         for task in tasks:
             task.cancel()
@@ -232,6 +250,7 @@ class VoiceSession:
             return
         for event in self.endpointer.push(frame):
             await self._on_endpoint(event)
+        await self.judge.watch(self.endpointer.speech_seconds)
 
     def _agent_audible(self) -> bool:
         now = time.perf_counter()
@@ -243,15 +262,26 @@ class VoiceSession:
         if isinstance(event, SpeechStarted):
             self._emit(UserSpeaking(event.at))
             if self._turn_active() and self._may_barge_in():
-                await self._barge_in()
+                if self._agent_has_spoken() and self.options.interruption.resume_false_interruption:
+                    self.judge.onset()  # hold the reply; cut or resume when the words are in
+                else:
+                    await self._barge_in()
         elif isinstance(event, SpeechPaused):
             self._drop_speculation()
-            if self.options.speculative_stt and not self._turn_active():
+            self.judge.speech_paused(event.audio)
+            if self.options.speculative_stt and not self._turn_active() and self._is_ready():
                 self._speculate(self._with_carry_over(event.audio))
-        elif isinstance(event, SpeechResumed | UtteranceDiscarded):
+        elif isinstance(event, SpeechResumed):
             self._drop_speculation()
+            self.judge.speech_resumed()
+        elif isinstance(event, UtteranceDiscarded):
+            self._drop_speculation()
+            self.judge.discarded()
         elif isinstance(event, UtteranceEnded):
-            await self._on_utterance(event.utterance)
+            if await self.judge.ended(event.utterance.audio):
+                await self._on_utterance(event.utterance)
+            else:
+                self._drop_speculation()  # a backchannel: no turn
 
     async def _on_utterance(self, utterance: Utterance) -> None:
         speculation, self._speculation = self._speculation, None
@@ -272,6 +302,10 @@ class VoiceSession:
 
     def _turn_active(self) -> bool:
         return self._turn_task is not None and not self._turn_task.done()
+
+    def _agent_has_spoken(self) -> bool:
+        """True once the reply's audio has started (before that, the user had not finished)."""
+        return self._speaker is not None and self._speaker.first_audio_at is not None
 
     def _may_barge_in(self) -> bool:
         if not self.options.barge_in:
@@ -339,8 +373,12 @@ class VoiceSession:
         self._set_state("thinking")
         # What the history held before this turn: a barge-in edits only what came after.
         self._history_before = self.agent.conversation.messages
+        self._false_before = self.judge.false_interruptions
         user_text = ""
         try:
+            waited = await self._until_ready()
+            if waited:
+                timings["load_wait"] = waited
             transcript, ready = await self._transcript(utterance, speculation)
             timings["transcription_delay"] = round(max(0.0, ready - speech_end) * 1000, 1)
             user_text = transcript.text.strip()
@@ -363,6 +401,27 @@ class VoiceSession:
         finally:
             self._speaker = None
             self._set_state("listening")
+
+    def _is_ready(self) -> bool:
+        return self._ready is None or self._ready.done()
+
+    async def _until_ready(self) -> float:
+        """Wait for the models if they are still loading; returns the ms waited."""
+        if self._ready is None:
+            return 0.0
+        if self._ready.done():
+            self._ready.result()  # a failed load fails the turn (and says why)
+            return 0.0
+        began = time.perf_counter()
+        await asyncio.shield(self._ready)  # a barge-in cancels the turn, not the load
+        return round((time.perf_counter() - began) * 1000, 1)
+
+    def _load_details(self) -> dict[str, float]:
+        """``{"load_s": s}`` on the first turn: model loading, reported on its own."""
+        ready = self._ready
+        if self.turns or ready is None or not ready.done() or ready.cancelled():
+            return {}
+        return {} if ready.exception() else {"load_s": round(ready.result(), 3)}
 
     async def _transcript(
         self, utterance: Utterance, speculation: _Speculation | None
@@ -435,6 +494,8 @@ class VoiceSession:
             details={
                 "user_speech_s": round(utterance.speech_seconds, 3),
                 "reply_audio_s": round(speaker.written_seconds - speaker.dropped_seconds, 3),
+                **self._false_interruptions(),
+                **self._load_details(),
             },
         )
         self.turns.append(turn)
@@ -442,6 +503,11 @@ class VoiceSession:
         return turn
 
     # -- barge-in ---------------------------------------------------------------------
+
+    def _false_interruptions(self) -> dict[str, int]:
+        """``{"false_interruptions": n}`` when sounds over this turn's reply resumed it."""
+        count = self.judge.false_interruptions - self._false_before
+        return {"false_interruptions": count} if count else {}
 
     async def interrupt(self) -> bool:
         """Cut the reply in progress and close its turn, as the user's speech would.

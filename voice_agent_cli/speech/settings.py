@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from voice_agent_cli.section import Section
+from voice_agent_cli.speech.interruption import BACKCHANNEL_WORDS
 
 
 class VoiceSettings(Section):
@@ -21,6 +22,24 @@ class VoiceSettings(Section):
         "ignore the mic while the agent speaks (no barge-in); off: headphones",
     )
     barge_in: bool = Field(True, description="the user speaking over the agent stops it")
+    resume_false_interruption: bool = Field(
+        True,
+        description="hold the reply at the user's first sound and play on after an "
+        "'uh-huh', a cough or a click; false: any speech cuts the reply",
+    )
+    min_interruption_ms: int = Field(
+        500, ge=0, le=5000, description="speech over the reply at least this long cuts it"
+    )
+    min_interruption_words: int = Field(
+        1, ge=1, le=20, description="shorter speech cuts with this many non-backchannel words"
+    )
+    backchannel_words: list[str] = Field(
+        default_factory=lambda: list(BACKCHANNEL_WORDS),
+        description="what listeners say that is no interruption ('yeah', 'uh-huh', ...)",
+    )
+    false_interruption_timeout_ms: int = Field(
+        2000, ge=100, le=10000, description="longest hold without a verdict, then play on"
+    )
     frame_ms: Literal[10, 20] = 20
     speculative_stt: bool = Field(True, description="transcribe during the end-of-turn silence")
     xrun_warning: int = Field(

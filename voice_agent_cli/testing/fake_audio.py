@@ -4,8 +4,10 @@
 of real time while a fake speaker plays whatever the agent says on the same
 clock. With ``echo_gain`` the speaker's output comes back into the
 microphone, ``echo_delay_ms`` later, as it would from a laptop's speaker:
-the test of self-hearing and of echo cancellation. Everything played is
-logged with its time, so a test can see when the agent's voice stopped.
+the test of self-hearing and of echo cancellation. ``cues`` are sounds the
+user makes at set times after the agent's voice first starts (an "uh-huh"
+1.5 s into the reply, however long the agent took to begin). Everything
+played is logged with its time, so a test can see when the agent's voice stopped.
 
 Also :class:`FakeSoundDevice`, a stand-in for the ``sounddevice`` module that
 drives the real :mod:`voice_agent_cli.speech.devices` code from a thread.
@@ -49,6 +51,7 @@ class FakeSpeaker(BufferedSink):
         size = self.sample_rate // 50
         while self.buffer.pending:
             if self.clock_stopped:  # nobody ticks any more: play the rest at once
+                self.resume()
                 self.tick(self._at, size)
             else:
                 await asyncio.sleep(0.01)
@@ -84,12 +87,16 @@ class FakeMicrophone:
         total = len(room.recording) + int(room.tail_s * PIPELINE_RATE)
         delay = int(room.echo_delay_ms * PIPELINE_RATE / 1000)
         echo_line = np.zeros(delay, dtype=np.float32)
+        cues = np.zeros(0, dtype=np.float32)  # the cues, on the stream's timeline
+        cues_end = 0
         started = time.perf_counter()
         offset = 0
         # The room's clock runs until the recording (and its tail) is over and the
         # speaker has nothing left to play, as a real device pair would.
         try:
-            while not self._closed and (offset < total or room.speaker.is_playing):
+            while not self._closed and (
+                offset < max(total, cues_end) or room.speaker.is_playing or room.pending_cues
+            ):
                 at = offset / PIPELINE_RATE
                 wait = started + at / room.time_scale - time.perf_counter()
                 if wait > 0:
@@ -97,12 +104,19 @@ class FakeMicrophone:
                 else:
                     await asyncio.sleep(0)
                 played = room.speaker.tick(at, size)
+                if room.pending_cues and len(played) and float(abs(played).max()) > 1e-3:
+                    cues = room.place_cues(offset)
+                    cues_end = len(cues) + int(room.tail_s * PIPELINE_RATE)
                 # The echo arrives ``delay`` samples after the sound left the speaker.
                 echo_line = np.concatenate([echo_line, played])
                 echo, echo_line = echo_line[:size], echo_line[size:]
                 mic = room.recording[offset : offset + size]
                 if len(mic) < size:
                     mic = np.concatenate([mic, np.zeros(size - len(mic), dtype=np.float32)])
+                cue = cues[offset : offset + size]
+                if len(cue):
+                    mic = mic.copy()
+                    mic[: len(cue)] += cue
                 yield AudioFrame(mic + room.echo_gain * echo, PIPELINE_RATE, at)
                 offset += size
         finally:
@@ -127,9 +141,26 @@ class FakeRoom:
     tail_s: float = 3.0
     time_scale: float = 1.0
     speaker: FakeSpeaker = field(default_factory=FakeSpeaker)
+    #: (seconds after the agent's voice first starts, sound): what the user says over it.
+    cues: list[tuple[float, Samples]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.microphone = FakeMicrophone(self)
+        self.pending_cues = bool(self.cues)
+        #: Stream times at which the cues started (known once the agent spoke).
+        self.cue_times: list[float] = []
+
+    def place_cues(self, offset: int) -> Samples:
+        """The cues laid out on the stream, the agent's voice having started at ``offset``."""
+        import numpy as np
+
+        self.pending_cues = False
+        spans = [(offset + int(delay * PIPELINE_RATE), sound) for delay, sound in self.cues]
+        self.cue_times = [start / PIPELINE_RATE for start, _ in spans]
+        track = np.zeros(max(start + len(sound) for start, sound in spans), dtype=np.float32)
+        for start, sound in spans:
+            track[start : start + len(sound)] += sound
+        return track
 
 
 # --- a stand-in for the sounddevice module -----------------------------------------
