@@ -101,6 +101,22 @@ class TalkProcess:
         ready = "models ready"
         self.wait_for(lambda out, err: any(ready in line for line in err), "start", timeout)
 
+    def wait_until_quiet(self, word: str, quiet_s: float, timeout: float = 60) -> None:
+        """Wait until no new stderr line mentioning ``word`` came for ``quiet_s`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            count = sum(word in line for line in self.stderr)
+            settled_at = time.monotonic() + quiet_s
+            while time.monotonic() < settled_at:
+                if time.monotonic() > deadline:
+                    pytest.fail(
+                        f"va talk: {word} notices went on for {timeout:.0f} s\n{self.transcript()}"
+                    )
+                self._changed.wait(max(0.05, settled_at - time.monotonic()))
+                now = sum(word in line for line in self.stderr)
+                if now != count:
+                    count, settled_at = now, time.monotonic() + quiet_s
+
     def replies(self) -> list[str]:
         """The agent's replies so far (``va: ...`` lines on stdout)."""
         return [line[4:] for line in self.stdout if line.startswith("va: ")]

@@ -20,8 +20,9 @@ import pytest
 
 from tests.cli_helpers import run_va_process
 from tests.gemini_fixtures import TEST_KEY
-from tests.pulse_fixtures import TalkProcess, write_profile
 from tests.speech_fixtures import silence, timeline, words, write
+from voice_agent_cli.speech.devices import STALL_S
+from voice_agent_cli.speech.devices import STALL_S
 from voice_agent_cli.speech.virtual_devices import VirtualAudio
 from voice_agent_cli.testing.fake_gemini import FakeGemini, text
 
@@ -195,6 +196,9 @@ def test_a_microphone_unplugged_mid_session_is_followed_back(
     va.wait_for(lambda out, err: any("is gone" in line for line in err), "notice of the loss")
     laptop.restore_microphone()
     va.wait_for(lambda out, err: any("listening again" in line for line in err), "notice")
+    # Moved back, the capture stream can stall once and be reopened (a second notice):
+    # speak when the microphone has settled, as a user would after the notices.
+    va.wait_until_quiet("microphone", quiet_s=STALL_S + 1.0)
     laptop.say(spoken(tmp_path, say, QUESTION))
     va.wait_for(lambda out, err: bool(va.replies()), "reply after the microphone came back")
     assert va.replies() == [ANSWER]
