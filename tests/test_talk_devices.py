@@ -20,8 +20,8 @@ import pytest
 
 from tests.cli_helpers import run_va_process
 from tests.gemini_fixtures import TEST_KEY
+from tests.pulse_fixtures import TalkProcess, write_profile
 from tests.speech_fixtures import silence, timeline, words, write
-from voice_agent_cli.speech.devices import STALL_S
 from voice_agent_cli.speech.devices import STALL_S
 from voice_agent_cli.speech.virtual_devices import VirtualAudio
 from voice_agent_cli.testing.fake_gemini import FakeGemini, text
