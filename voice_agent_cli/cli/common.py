@@ -37,6 +37,13 @@ ModelOption = typer.Option(
 )
 
 SystemOption = typer.Option(None, "--system", help="Replace the system prompt.")
+#: The LiveKit server of ``va join`` and ``va serve``.
+LiveKitUrlOption = typer.Option(
+    None, "--url", help="LiveKit server, e.g. ws://localhost:7880. Env: LIVEKIT_URL."
+)
+LiveKitApiKeyOption = typer.Option(
+    None, "--api-key", help="API key. Env: LIVEKIT_API_KEY (the secret: LIVEKIT_API_SECRET)."
+)
 
 
 def load(

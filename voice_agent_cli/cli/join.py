@@ -31,6 +31,8 @@ import typer
 from voice_agent_cli.cli import observability
 from voice_agent_cli.cli.common import (
     JsonOption,
+    LiveKitApiKeyOption,
+    LiveKitUrlOption,
     LLMOption,
     ModelOption,
     ProfileOption,
@@ -82,12 +84,8 @@ def join(
         help="Join with this token (room and identity are the token's) instead of minting one.",
         show_default=False,
     ),
-    url: str | None = typer.Option(
-        None, "--url", help="LiveKit server, e.g. ws://localhost:7880. Env: LIVEKIT_URL."
-    ),
-    api_key: str | None = typer.Option(
-        None, "--api-key", help="API key. Env: LIVEKIT_API_KEY (the secret: LIVEKIT_API_SECRET)."
-    ),
+    url: str | None = LiveKitUrlOption,
+    api_key: str | None = LiveKitApiKeyOption,
     identity: str | None = typer.Option(
         None, "--identity", help="The agent's identity in the room (default va-agent)."
     ),

@@ -28,6 +28,8 @@ import typer
 from voice_agent_cli.cli import observability
 from voice_agent_cli.cli.common import (
     JsonOption,
+    LiveKitApiKeyOption,
+    LiveKitUrlOption,
     LLMOption,
     ModelOption,
     ProfileOption,
@@ -51,12 +53,8 @@ def register(app: typer.Typer) -> None:
 
 
 def serve(
-    url: str | None = typer.Option(
-        None, "--url", help="LiveKit server, e.g. ws://localhost:7880. Env: LIVEKIT_URL."
-    ),
-    api_key: str | None = typer.Option(
-        None, "--api-key", help="API key. Env: LIVEKIT_API_KEY (the secret: LIVEKIT_API_SECRET)."
-    ),
+    url: str | None = LiveKitUrlOption,
+    api_key: str | None = LiveKitApiKeyOption,
     agent_name: str | None = typer.Option(
         None,
         "--agent-name",
