@@ -217,10 +217,21 @@ class SessionBook:
         return self.new(kind, llm=llm, room=room)
 
     def new(
-        self, kind: SessionKind, *, llm: str | None = None, room: str | None = None
+        self,
+        kind: SessionKind,
+        *,
+        llm: str | None = None,
+        room: str | None = None,
+        session_id: str | None = None,
     ) -> SessionRecorder:
-        """A recorder for a new session (nothing is written until its first turn)."""
-        info = SessionInfo.new(kind, profile=self.settings.source, llm=llm, room=room)
+        """A recorder for a new session (nothing is written until its first turn).
+
+        With ``session_id``, the session of that id: continued if the store has it
+        (its turns are numbered on from the last), created with the first turn if not.
+        """
+        info = SessionInfo.new(
+            kind, session_id=session_id, profile=self.settings.source, llm=llm, room=room
+        )
         session = Session(self.store, info, self.settings.profile.privacy)
         return self._keep(SessionRecorder(session, stored=False))
 
