@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ class _Turn:
     tool_calls: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     interrupted: bool = False
+    #: When the turn ended (not when it was written): a room's sessions are merged by it.
+    at: float = field(default_factory=time.time)
 
 
 class SessionRecorder:
@@ -172,6 +175,7 @@ class SessionRecorder:
                 tool_calls=turn.tool_calls,
                 timings=turn.timings,
                 interrupted=turn.interrupted,
+                at=turn.at,
             )
         except SessionError as exc:
             # One warning per fault, as for the reply cache; the rest only in debug logs.

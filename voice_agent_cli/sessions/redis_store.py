@@ -11,7 +11,8 @@ Keys, under ``prefix`` (``va:sessions``):
 - ``{prefix}:index``: a sorted set of session ids scored by last update;
 - ``{prefix}:room:{room}``: the ids of a room's sessions (one per participant),
   so an agent joining the room finds its conversation without reading every
-  session; ids whose session expired are dropped when it is read.
+  session; its expiry is renewed whenever one of them is opened, and ids whose
+  session expired (or was deleted) are dropped when it is read.
 
 An append is one Lua script, so Redis runs it whole, never interleaved with
 another process's: check the ``turn_id``, ``HINCRBY`` the counter, ``RPUSH``
