@@ -22,10 +22,9 @@ import pytest
 
 from tests.redis_server import RedisServer
 from tests.rooms_helpers import ask_in_room, until
-from tests.serve_helpers import API_KEY, API_SECRET
+from tests.serve_helpers import API_KEY, API_SECRET, serve_run
 from tests.speech_fixtures import silence, timeline
-from voice_agent_cli.cli.serve import ServeRun
-from voice_agent_cli.config import Settings, load_settings
+from voice_agent_cli.config import load_settings
 from voice_agent_cli.rooms.sessions import room_session_id
 from voice_agent_cli.sessions.redis_store import RedisSessionStore
 from voice_agent_cli.testing.fake_dispatcher import FakeDispatcher
@@ -35,21 +34,6 @@ from voice_agent_cli.testing.fake_llm import FakeLLM
 ROOM = "support-7"
 FIRST_REPLY = "Paris is the capital of France."
 SECOND_REPLY = "About two million people live in Paris."
-
-
-def serve_run(
-    settings: Settings, dispatcher: FakeDispatcher, rooms: FakeLiveKitServer, llm: FakeLLM
-) -> ServeRun:
-    return ServeRun(
-        settings,
-        dispatcher.url,
-        API_KEY,
-        API_SECRET,
-        json_output=True,
-        room_factory=rooms.room_factory,
-        llm=llm,
-        cpu_load=lambda: 0.0,
-    )
 
 
 async def turns_kept(store: RedisSessionStore, session_id: str, count: int) -> None:
