@@ -9,12 +9,32 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from voice_agent_cli.cli.serve import ServeRun
+from voice_agent_cli.config import Settings
 from voice_agent_cli.rooms.worker import Job
 from voice_agent_cli.testing.fake_dispatcher import FakeDispatcher
+from voice_agent_cli.testing.fake_livekit import FakeLiveKitServer
+from voice_agent_cli.testing.fake_llm import FakeLLM
 
 API_KEY = "APIworkertests"
 #: 32 bytes or more: PyJWT warns about shorter HMAC keys (and warnings are errors here).
 API_SECRET = "worker-tests-secret-0123456789abcdef"
+
+
+def serve_run(
+    settings: Settings, dispatcher: FakeDispatcher, rooms: FakeLiveKitServer, llm: FakeLLM
+) -> ServeRun:
+    """``va serve`` in-process: the fake dispatcher, the fake rooms, a scripted LLM, no CPU load."""
+    return ServeRun(
+        settings,
+        dispatcher.url,
+        API_KEY,
+        API_SECRET,
+        json_output=True,
+        room_factory=rooms.room_factory,
+        llm=llm,
+        cpu_load=lambda: 0.0,
+    )
 
 
 @dataclass

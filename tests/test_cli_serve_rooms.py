@@ -19,9 +19,8 @@ from pathlib import Path
 import pytest
 
 from tests.rooms_helpers import ask_in_room, until
-from tests.serve_helpers import API_KEY, API_SECRET
+from tests.serve_helpers import API_KEY, API_SECRET, serve_run
 from tests.speech_fixtures import silence, timeline
-from voice_agent_cli.cli.serve import ServeRun
 from voice_agent_cli.config import load_settings
 from voice_agent_cli.sessions import open_session_store
 from voice_agent_cli.testing.fake_dispatcher import FakeDispatcher
@@ -45,16 +44,7 @@ async def test_a_dispatched_room_is_joined_answered_and_left_on_a_drain(
     settings = load_settings(str(profile))
     rooms = FakeLiveKitServer(participants=["carol"])
     async with FakeDispatcher(API_KEY, API_SECRET) as dispatcher:
-        run = ServeRun(
-            settings,
-            dispatcher.url,
-            API_KEY,
-            API_SECRET,
-            json_output=True,
-            room_factory=rooms.room_factory,
-            llm=FakeLLM(["Paris is the capital of France."]),
-            cpu_load=lambda: 0.0,
-        )
+        run = serve_run(settings, dispatcher, rooms, FakeLLM(["Paris is the capital of France."]))
         main = asyncio.create_task(run.main())
         await dispatcher.wait_for_workers(1)
         placed = await dispatcher.dispatch("support-42")

@@ -66,6 +66,14 @@ def test_list_json_filters_by_kind() -> None:
     assert bad.exit_code == 2 and "--kind must be one of chat, talk, room" in bad.stderr
 
 
+def test_list_json_filters_by_room() -> None:
+    record_sessions()
+    data = json.loads(run_va("sessions", "list", "--json", "--room", "demo").stdout)
+    assert [session["id"] for session in data["sessions"]] == ["f00d0002"]
+    none = json.loads(run_va("sessions", "list", "--json", "--room", "lobby").stdout)
+    assert none["sessions"] == []
+
+
 def test_show_prints_every_turn_and_accepts_a_prefix() -> None:
     record_sessions()
     result = run_va("sessions", "show", "c0f")

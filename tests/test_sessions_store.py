@@ -124,6 +124,21 @@ async def test_sessions_are_listed_most_recent_first_by_kind(store: SessionStore
     assert await latest(store, "room") is not None
 
 
+async def test_a_rooms_sessions_are_listed_without_other_rooms(store: SessionStore) -> None:
+    for index, room in enumerate(["demo", "lobby", "demo", None]):
+        info = SessionInfo.new("room", session_id=f"r{index}", room=room, now=100.0 + index)
+        await store.open(info)
+    await store.open(SessionInfo.new("chat", session_id="c", now=300.0))
+    await store.append("r0", turn("t", at=200.0))  # a new turn makes r0 the room's latest
+    assert [s.id for s in await store.recent(room="demo")] == ["r0", "r2"]
+    assert [s.id for s in await store.recent(room="demo", limit=1)] == ["r0"]
+    assert [s.id for s in await store.recent(room="lobby", kind="room")] == ["r1"]
+    assert await store.recent(room="lobby", kind="chat") == []
+    await store.delete(["r0"])
+    assert [s.id for s in await store.recent(room="demo")] == ["r2"]
+    assert await store.recent(room="nowhere") == []
+
+
 async def test_an_id_prefix_names_a_session_when_it_is_unambiguous(store: SessionStore) -> None:
     for session_id in ("a1b2c3", "a1ffff", "b99999"):
         await store.open(SessionInfo.new("chat", session_id=session_id))

@@ -9,7 +9,8 @@ Then every participant's microphone gets a voice pipeline, answers are spoken
 on the agent's track, transcripts go to the data channel, and dropped
 connections are re-established with backoff, until Ctrl-C or SIGTERM, which
 leave cleanly (exit code 0). Each participant's turns are kept in a session of
-their own (docs/sessions.md).
+their own, found again by the next agent in the room, which starts from the
+room's earlier conversation (docs/sessions.md).
 
 The view: a live Rich view on a terminal; plain lines otherwise; ``--json``
 prints one JSON object per event or turn. See docs/livekit.md.
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from voice_agent_cli.rooms.events import RoomEvent
     from voice_agent_cli.rooms.sdk import RoomLike
     from voice_agent_cli.rooms.session import RoomAgent
+    from voice_agent_cli.rooms.sessions import RoomSessions
     from voice_agent_cli.rooms.target import RoomTarget
     from voice_agent_cli.speech.stt import SpeechToText
     from voice_agent_cli.speech.tts import TextToSpeech
@@ -195,6 +197,8 @@ class JoinRun:
         self.room_factory = room_factory
         self.llm = llm
         self.stop = asyncio.Event()
+        #: The room's sessions (None while sessions are off).
+        self.sessions: RoomSessions | None = None
 
     async def main(self) -> None:
         from voice_agent_cli import metrics
@@ -249,7 +253,7 @@ class JoinRun:
         if book is None:
             return
         stack.push_async_callback(book.aclose)
-        sessions = RoomSessions(
+        self.sessions = sessions = RoomSessions(
             book,
             self.target.room,
             on_new=lambda identity, recorder: view.note(f"session {recorder.id} for {identity}"),
@@ -315,6 +319,11 @@ class JoinRun:
         if engines is None:
             return False
         agent, stt, tts = engines
+        conversation = agent.new_conversation()
+        if self.sessions is not None:
+            earlier = await self.sessions.load_history(conversation)
+            if earlier:
+                view.note(f"continuing the room's conversation ({earlier} earlier messages)")
         # Participants' clients cancel their own echo: the room needs none of ours.
         options = voice_options(profile, echo="off")
         if livekit.barge_in == "off":
@@ -329,6 +338,7 @@ class JoinRun:
             policy=self._policy(),
             barge_in=livekit.barge_in,
             max_pipelines=livekit.max_pipelines,
+            conversation=conversation,
         )
         # Pipelines stop before the agent and the engines they use are closed.
         stack.push_async_callback(voices.aclose)

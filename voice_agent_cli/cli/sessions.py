@@ -61,6 +61,9 @@ def register(app: typer.Typer) -> None:
 def list_sessions(
     limit: int = typer.Option(20, "--limit", "-n", min=0, help="Show at most N sessions."),
     kind: str | None = KindOption,
+    room: str | None = typer.Option(
+        None, "--room", help="Only the sessions of this LiveKit room (one per participant)."
+    ),
     json_output: bool = JsonOption,
     profile: str | None = ProfileOption,
 ) -> None:
@@ -69,7 +72,7 @@ def list_sessions(
     chosen = _kind(kind)
 
     async def work(store: SessionStore) -> list[SessionInfo]:
-        return await store.recent(limit=limit, kind=chosen)
+        return await store.recent(limit=limit, kind=chosen, room=room)
 
     store_info, found = _with_store(settings, work)
     if json_output:

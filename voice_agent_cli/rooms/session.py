@@ -46,6 +46,7 @@ from voice_agent_cli.speech.events import StateChanged, VoiceTurn
 
 if TYPE_CHECKING:
     from voice_agent_cli.core.agent import Agent
+    from voice_agent_cli.core.conversation import Conversation
     from voice_agent_cli.rooms.connection import RoomConnection
     from voice_agent_cli.rooms.policy import AnswerPolicy
     from voice_agent_cli.rooms.sdk import RoomLike
@@ -126,10 +127,12 @@ class RoomAgent:
         barge_in: BargeInScope = "anyone",
         max_pipelines: int = 8,
         endpointer_factory: Callable[[], Endpointer] | None = None,
+        conversation: Conversation | None = None,
     ) -> RoomVoices:
         """Start listening: one pipeline per microphone, now and as people arrive.
 
-        The room gets one conversation: everyone's turns share its history.
+        The room gets one conversation: everyone's turns share its history
+        (``conversation``, e.g. the room's earlier turns; a new one by default).
         """
         from voice_agent_cli.rooms.voices import RoomVoices
 
@@ -140,7 +143,7 @@ class RoomAgent:
             options=options,
             policy=policy,
             track=self.track,
-            conversation=agent.new_conversation(),
+            conversation=conversation or agent.new_conversation(),
             observer=self._emit,
             barge_in=barge_in,
             max_pipelines=max_pipelines,

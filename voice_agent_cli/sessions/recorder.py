@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ class _Turn:
     tool_calls: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     interrupted: bool = False
+    #: When the turn ended (not when it was written): a room's sessions are merged by it.
+    at: float = field(default_factory=time.time)
 
 
 class SessionRecorder:
@@ -172,6 +175,7 @@ class SessionRecorder:
                 tool_calls=turn.tool_calls,
                 timings=turn.timings,
                 interrupted=turn.interrupted,
+                at=turn.at,
             )
         except SessionError as exc:
             # One warning per fault, as for the reply cache; the rest only in debug logs.
@@ -217,10 +221,21 @@ class SessionBook:
         return self.new(kind, llm=llm, room=room)
 
     def new(
-        self, kind: SessionKind, *, llm: str | None = None, room: str | None = None
+        self,
+        kind: SessionKind,
+        *,
+        llm: str | None = None,
+        room: str | None = None,
+        session_id: str | None = None,
     ) -> SessionRecorder:
-        """A recorder for a new session (nothing is written until its first turn)."""
-        info = SessionInfo.new(kind, profile=self.settings.source, llm=llm, room=room)
+        """A recorder for a new session (nothing is written until its first turn).
+
+        With ``session_id``, the session of that id: continued if the store has it
+        (its turns are numbered on from the last), created with the first turn if not.
+        """
+        info = SessionInfo.new(
+            kind, session_id=session_id, profile=self.settings.source, llm=llm, room=room
+        )
         session = Session(self.store, info, self.settings.profile.privacy)
         return self._keep(SessionRecorder(session, stored=False))
 

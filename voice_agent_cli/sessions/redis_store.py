@@ -8,7 +8,11 @@ Keys, under ``prefix`` (``va:sessions``):
   (the record at index ``i`` has ``seq`` ``i + 1``);
 - ``{prefix}:k:{id}``: a hash ``turn_id -> seq``, so a retried append finds
   its turn instead of storing it twice;
-- ``{prefix}:index``: a sorted set of session ids scored by last update.
+- ``{prefix}:index``: a sorted set of session ids scored by last update;
+- ``{prefix}:room:{room}``: the ids of a room's sessions (one per participant),
+  so an agent joining the room finds its conversation without reading every
+  session; its expiry is renewed whenever one of them is opened, and ids whose
+  session expired (or was deleted) are dropped when it is read.
 
 An append is one Lua script, so Redis runs it whole, never interleaved with
 another process's: check the ``turn_id``, ``HINCRBY`` the counter, ``RPUSH``
@@ -39,7 +43,7 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT_S = 1.0
 COMMAND_TIMEOUT_S = 2.0
 
-# KEYS: meta, turns, ids, index. ARGV: id, fields (JSON), now, ttl_s.
+# KEYS: meta, turns, ids, index, room. ARGV: id, fields (JSON), now, ttl_s, room name.
 _OPEN = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
   local fields = cjson.decode(ARGV[2])
@@ -51,6 +55,12 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 end
 if tonumber(ARGV[4]) > 0 then
   redis.call('EXPIRE', KEYS[1], ARGV[4])
+end
+if ARGV[5] ~= '' then
+  redis.call('SADD', KEYS[5], ARGV[1])
+  if tonumber(ARGV[4]) > 0 then
+    redis.call('EXPIRE', KEYS[5], ARGV[4])
+  end
 end
 return redis.call('HGETALL', KEYS[1])
 """
@@ -124,8 +134,8 @@ class RedisSessionStore:
         }
         with self._translate("open a session"):
             flat = await self._open(
-                keys=self._keys(info.id),
-                args=[info.id, json.dumps(fields), info.updated_at, self._ttl_s],
+                keys=[*self._keys(info.id), self._room(info.room or "")],
+                args=[info.id, json.dumps(fields), info.updated_at, self._ttl_s, info.room or ""],
             )
         return self._info(_pairs(flat))
 
@@ -145,9 +155,15 @@ class RedisSessionStore:
         return await self._described(ids[:10])
 
     async def recent(
-        self, *, limit: int | None = None, kind: SessionKind | None = None
+        self,
+        *,
+        limit: int | None = None,
+        kind: SessionKind | None = None,
+        room: str | None = None,
     ) -> list[SessionInfo]:
         """See :class:`~voice_agent_cli.sessions.store.SessionStore`."""
+        if room:
+            return await self._in_room(room, limit=limit, kind=kind)
         found: list[SessionInfo] = []
         start, page = 0, 200 if kind else max(1, limit or 200)
         while limit is None or len(found) < limit:
@@ -203,6 +219,26 @@ class RedisSessionStore:
         await self._client.aclose()
 
     # -- plumbing -------------------------------------------------------------------
+
+    async def _in_room(
+        self, room: str, *, limit: int | None, kind: SessionKind | None
+    ) -> list[SessionInfo]:
+        """A room's sessions from its own set (the sessions that expired leave it)."""
+        with self._translate("list a room's sessions"):
+            ids = sorted(str(member) for member in await self._client.smembers(self._room(room)))
+        described = await self._described(ids)
+        gone = set(ids) - {info.id for info in described}
+        if gone:
+            with self._translate("list a room's sessions"):
+                await self._client.srem(self._room(room), *gone)
+        found = sorted(
+            (info for info in described if not kind or info.kind == kind),
+            key=lambda info: (-info.updated_at, info.id),
+        )
+        return found if limit is None else found[:limit]
+
+    def _room(self, room: str) -> str:
+        return f"{self._prefix}:room:{room}"
 
     def _meta(self, session_id: str) -> str:
         return f"{self._prefix}:s:{session_id}"

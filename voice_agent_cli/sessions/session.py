@@ -77,14 +77,18 @@ class Session:
         tool_calls: Iterable[str] = (),
         timings: Mapping[str, float] | None = None,
         interrupted: bool = False,
+        at: float | None = None,
     ) -> SessionTurn:
-        """Append one finished turn, its texts kept as ``[privacy] store_text`` allows."""
+        """Append one finished turn, its texts kept as ``[privacy] store_text`` allows.
+
+        ``at``: when the turn ended (default: now).
+        """
         turn = SessionTurn(
             turn_id=turn_id,
             user=self.privacy.stored(user),
             reply=self.privacy.stored(reply),
             source=source,
-            at=time.time(),
+            at=time.time() if at is None else at,
             llm=llm,
             speaker=speaker,
             tool_calls=tuple(tool_calls),

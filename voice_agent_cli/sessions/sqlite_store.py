@@ -118,16 +118,21 @@ class SQLiteSessionStore:
         return await self._run("find sessions", work)
 
     async def recent(
-        self, *, limit: int | None = None, kind: SessionKind | None = None
+        self,
+        *,
+        limit: int | None = None,
+        kind: SessionKind | None = None,
+        room: str | None = None,
     ) -> list[SessionInfo]:
         """See :class:`~voice_agent_cli.sessions.store.SessionStore`."""
+        filters = {name: value for name, value in (("kind", kind), ("room", room)) if value}
 
         def work(db: sqlite3.Connection) -> list[SessionInfo]:
-            where = "WHERE kind = ?" if kind else ""
-            params: tuple[object, ...] = (kind,) if kind else ()
+            where = " AND ".join(f"{name} = ?" for name in filters)
             rows = db.execute(
-                f"SELECT {_COLUMNS} FROM sessions {where} ORDER BY updated_at DESC, id LIMIT ?",
-                (*params, -1 if limit is None else limit),
+                f"SELECT {_COLUMNS} FROM sessions {'WHERE ' + where if where else ''} "
+                "ORDER BY updated_at DESC, id LIMIT ?",
+                (*filters.values(), -1 if limit is None else limit),
             ).fetchall()
             return [_info(row) for row in rows]
 

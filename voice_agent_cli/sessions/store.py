@@ -42,9 +42,13 @@ class SessionStore(Protocol):
         ...
 
     async def recent(
-        self, *, limit: int | None = None, kind: SessionKind | None = None
+        self,
+        *,
+        limit: int | None = None,
+        kind: SessionKind | None = None,
+        room: str | None = None,
     ) -> list[SessionInfo]:
-        """Sessions, the most recently updated first."""
+        """Sessions (of ``kind``, in ``room``), the most recently updated first."""
         ...
 
     async def append(self, session_id: str, turn: SessionTurn) -> SessionTurn:
