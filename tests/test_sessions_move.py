@@ -22,6 +22,7 @@ import pytest
 from tests.cli_helpers import VA, json_lines, run_va_process
 from tests.redis_server import RedisServer
 from voice_agent_cli.sessions.redis_store import RedisSessionStore
+from voice_agent_cli.testing import fake_gemini as script
 from voice_agent_cli.testing.fake_gemini import FakeGemini
 
 #: Standalone questions: the reply cache keys them on their words, not the history.
@@ -100,3 +101,30 @@ async def test_processes_appending_to_one_session_lose_and_repeat_nothing(
     # A fifth process, later: every question was answered by someone, so all are hits.
     late = await chat_process(env, session, QUESTIONS)
     assert [r["source"] for r in late] == ["cache"] * len(QUESTIONS)
+
+
+def test_a_users_rate_limit_holds_across_va_chat_processes(
+    shared_redis: RedisServer, fake_gemini: FakeGemini, gemini_env: dict[str, str]
+) -> None:
+    prefix = f"va-limits-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        **gemini_env,
+        "VA_RATE_LIMITS__PER_USER": "2/hour",
+        "VA_RATE_LIMITS__STORAGE": "redis",
+        "VA_RATE_LIMITS__REDIS_URL": shared_redis.url,
+        "VA_RATE_LIMITS__REDIS_PREFIX": prefix,
+    }
+    fake_gemini.enqueue(script.text("One."), script.text("Two."), script.text("Three."))
+    first = run_va_process("chat", "--json", "-m", "First question?", env=env)
+    second = run_va_process("chat", "--json", "-m", "Second question?", env=env)
+    assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
+    # A third process is refused: the two turns before it were counted in Redis.
+    third = run_va_process("chat", "-m", "Third question?", env=env)
+    assert third.returncode != 0
+    assert "2/hour per user" in third.stderr and "Traceback" not in third.stderr
+    # Counted per process (memory), the same third question is answered.
+    alone = run_va_process(
+        "chat", "-m", "Third question?", env={**env, "VA_RATE_LIMITS__STORAGE": "memory"}
+    )
+    assert alone.returncode == 0, alone.stderr

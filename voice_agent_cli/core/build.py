@@ -138,9 +138,11 @@ async def open_agent(
         router, experts = _build_experts(settings, llm, tools, breakers, stack)
         limits = None
         if settings.profile.rate_limits.enabled:
-            from voice_agent_cli.ratelimit import RateLimits
+            from voice_agent_cli.ratelimit import rate_limits_for
 
-            limits = RateLimits(settings.profile.rate_limits)
+            # Shared through Redis when the profile says so: limits hold across processes.
+            limits = rate_limits_for(settings.profile)
+            stack.push_async_callback(limits.aclose)
         agent = Agent(
             llm,
             agent_options(settings),
