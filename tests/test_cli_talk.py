@@ -82,6 +82,39 @@ def test_a_wav_question_gets_a_wav_reply_and_one_json_object(
 
 
 @pytest.mark.slow
+def test_continue_resumes_the_last_talk_session_with_its_history(
+    tmp_path: Path, say: Say, profile: Path, fake_llm: FakeLLM, whisper_loaded: None
+) -> None:
+    first = write(tmp_path / "first.wav", timeline(silence(0.3), say("My name is Priya.")))
+    second = write(tmp_path / "second.wav", timeline(silence(0.3), say("What is my name?")))
+    common = ("--output", str(tmp_path / "out"), "--json", "--profile", str(profile))
+    started = run_va("talk", "--input", str(first), *common)
+    assert started.exit_code == 0, started.stderr
+    [opening] = json_lines(started.stdout)
+
+    resumed = run_va("talk", "--continue", "--input", str(second), *common)
+
+    assert resumed.exit_code == 0, resumed.stderr
+    [turn] = json_lines(resumed.stdout)
+    assert turn["session"] == opening["session"]
+    # The LLM heard the earlier turn before the new question.
+    history = [m.content for m in fake_llm.requests[-1].messages]
+    assert history[:2] == [opening["user"], opening["reply"]]
+    assert words(history[-1]) == "what is my name"
+    shown = json_lines(run_va("sessions", "show", turn["session"], "--json").stdout)[0]
+    assert [t["seq"] for t in shown["turns"]] == [1, 2]
+
+
+def test_an_unknown_session_fails_before_any_model_loads(tmp_path: Path) -> None:
+    question = write(tmp_path / "q.wav", timeline(silence(0.3), tone(0.5)))
+    result = run_va("talk", "--session", "nope", "--input", str(question))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "va: no session 'nope' (`va sessions list` shows them)"
+    both = run_va("talk", "--continue", "--session", "x", "--input", str(question))
+    assert both.exit_code == 2 and "pick one" in both.stderr
+
+
+@pytest.mark.slow
 def test_a_directory_of_files_is_one_conversation_in_plain_text(
     tmp_path: Path, say: Say, profile: Path, fake_llm: FakeLLM, whisper_loaded: None
 ) -> None:

@@ -27,7 +27,9 @@ from voice_agent_cli.cli.common import (
     LLMOption,
     ModelOption,
     ProfileOption,
+    SessionOption,
     SystemOption,
+    check_one_session,
     load,
     loading_status,
     print_json,
@@ -69,9 +71,7 @@ def chat(
         "-c",
         help="Resume the last chat session (its history goes to the LLM).",
     ),
-    session_id: str | None = typer.Option(
-        None, "--session", help="Resume this session (an id, or the start of one)."
-    ),
+    session_id: str | None = SessionOption,
     json_output: bool = JsonOption,
     llm: str | None = LLMOption,
     model: str | None = ModelOption,
@@ -96,10 +96,7 @@ def chat(
     metrics_json: Path | None = observability.MetricsJsonOption,
 ) -> None:
     """Chat with the agent."""
-    if continue_last and session_id is not None:
-        from voice_agent_cli.errors import UsageError
-
-        raise UsageError("--continue and --session both name a session to resume: pick one")
+    check_one_session(continue_last, session_id)
     settings = _settings(
         profile,
         llm=llm,

@@ -37,6 +37,20 @@ ModelOption = typer.Option(
 )
 
 SystemOption = typer.Option(None, "--system", help="Replace the system prompt.")
+#: A stored session to go on with (``va chat``, ``va talk``).
+SessionOption = typer.Option(
+    None, "--session", help="Resume this session (an id, or the start of one)."
+)
+
+
+def check_one_session(continue_last: bool, session_id: str | None) -> None:
+    """``--continue`` and ``--session`` both name a session: refuse both at once (exit 2)."""
+    if continue_last and session_id is not None:
+        from voice_agent_cli.errors import UsageError
+
+        raise UsageError("--continue and --session both name a session to resume: pick one")
+
+
 #: The LiveKit server of ``va join`` and ``va serve``.
 LiveKitUrlOption = typer.Option(
     None, "--url", help="LiveKit server, e.g. ws://localhost:7880. Env: LIVEKIT_URL."

@@ -26,7 +26,9 @@ from voice_agent_cli.cli.common import (
     LLMOption,
     ModelOption,
     ProfileOption,
+    SessionOption,
     SystemOption,
+    check_one_session,
     load,
     loading_status,
     print_json,
@@ -35,6 +37,7 @@ from voice_agent_cli.cli.common import (
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Profile, Settings
+    from voice_agent_cli.sessions.recorder import SessionBook, SessionRecorder
     from voice_agent_cli.speech.io import AudioSink, AudioSource
     from voice_agent_cli.speech.tts import TextToSpeech
     from voice_agent_cli.speech.xruns import XrunCounter
@@ -64,6 +67,13 @@ def talk(
         "instead of the speaker.",
     ),
     json_output: bool = JsonOption,
+    continue_last: bool = typer.Option(
+        False,
+        "--continue",
+        "-c",
+        help="Resume the last talk session (its history goes to the LLM).",
+    ),
+    session_id: str | None = SessionOption,
     list_devices: bool = typer.Option(
         False, "--list-devices", help="List the audio devices and exit."
     ),
@@ -103,6 +113,7 @@ def talk(
     metrics_json: Path | None = observability.MetricsJsonOption,
 ) -> None:
     """Talk with the agent (voice loop)."""
+    check_one_session(continue_last, session_id)
     if list_devices:
         _list_devices(json_output)
         return
@@ -123,7 +134,14 @@ def talk(
     settings = load(profile, overrides, model=model)
     from voice_agent_cli.observability import observe_command
 
-    talk_run = TalkRun(settings, inputs=inputs, output=output, json_output=json_output)
+    talk_run = TalkRun(
+        settings,
+        inputs=inputs,
+        output=output,
+        json_output=json_output,
+        resume=session_id,
+        continue_last=continue_last,
+    )
     with observe_command(settings, "talk", metrics_json=metrics_json):
         try:
             asyncio.run(talk_run.main(realtime=realtime))
@@ -178,12 +196,22 @@ class TalkRun:
     """One ``va talk`` run: opens the audio, the models and the agent, then the voice loop."""
 
     def __init__(
-        self, settings: Settings, *, inputs: list[Path], output: Path | None, json_output: bool
+        self,
+        settings: Settings,
+        *,
+        inputs: list[Path],
+        output: Path | None,
+        json_output: bool,
+        resume: str | None = None,
+        continue_last: bool = False,
     ) -> None:
         self.settings = settings
         self.inputs = inputs
         self.output = output
         self.json_output = json_output
+        #: The session to go on with: an id (``--session``), or the last one (``--continue``).
+        self.resume = resume
+        self.continue_last = continue_last
         self._xrun_counter: XrunCounter | None = None
 
     async def main(self, *, realtime: bool = False) -> None:
@@ -207,6 +235,13 @@ class TalkRun:
             stack.push_async_callback(source.aclose)
             sink = self._open_sink()
             stack.push_async_callback(sink.aclose)
+            # The session too: an unknown --session ID fails before any model loads.
+            book = open_session_book(
+                self.settings, required=self.resume is not None or self.continue_last
+            )
+            if book is not None:
+                stack.push_async_callback(book.aclose)
+            recorder = await self._open_session(book)
             stt, tts = build_engines(profile)
             stack.push_async_callback(stt.aclose)
             stack.push_async_callback(tts.aclose)
@@ -232,11 +267,10 @@ class TalkRun:
             live_audio = not self.inputs and self.output is None
             options = voice_options(profile, echo=None if live_audio else "off")
             err = stderr_console()
-            book = open_session_book(self.settings)
-            recorder = None
-            if book is not None:
-                stack.push_async_callback(book.aclose)
+            if recorder is None and book is not None:
                 recorder = await book.start("talk", llm=agent.llm.name)
+            if recorder is not None and recorder.resumed:
+                await recorder.load_history(agent.conversation)
             live_console = None if self.json_output else _live_console()
             header = f"va talk · {agent.llm.name} · {stt.name} · {tts.name}"
             if recorder is not None:
@@ -279,6 +313,19 @@ class TalkRun:
                 if live_console is None and not self.json_output and not self.inputs:
                     err.print(f"[dim]{header} - listening (Ctrl-C to quit)[/]")
                 await session.run()
+
+    async def _open_session(self, book: SessionBook | None) -> SessionRecorder | None:
+        """The session asked for by ``--session`` / ``--continue``; None for a new one."""
+        if book is None or (self.resume is None and not self.continue_last):
+            return None
+        from voice_agent_cli.providers.chain import describe_chain
+
+        return await book.start(
+            "talk",
+            llm=describe_chain(self.settings),
+            resume=self.resume,
+            continue_last=self.continue_last,
+        )
 
     def _open_source(self, realtime: bool) -> AudioSource:
         frame_ms = self.settings.profile.voice.frame_ms
