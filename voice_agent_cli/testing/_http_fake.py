@@ -34,6 +34,7 @@ import socket
 import sys
 import threading
 import time
+from abc import ABC, ABCMeta, abstractmethod
 from collections.abc import Callable
 from typing import Any, Generic, Self, TypeVar
 
@@ -50,7 +51,7 @@ class _Server(http.server.ThreadingHTTPServer):
         pass  # client disconnects (timeouts, cancelled streams) are expected
 
 
-class FakeHandler(http.server.BaseHTTPRequestHandler):
+class FakeHandler(http.server.BaseHTTPRequestHandler, metaclass=ABCMeta):
     """Request handler base: quiet, keep-alive, with the writers every fake needs."""
 
     protocol_version = "HTTP/1.1"  # keep-alive
@@ -157,8 +158,9 @@ class FakeHandler(http.server.BaseHTTPRequestHandler):
             rec.client_disconnected = True
             self.close_connection = True  # client went away (timeout/cancel/barge-in)
 
+    @abstractmethod
     def _serve(self, reply: Any, rec: Any) -> None:
-        raise NotImplementedError
+        """Answer ``reply`` in this fake's API format, noting what happened in ``rec``."""
 
     def _serve_fault(self, r: Any, stream: bool) -> bool:
         """Serve a reply every fake serves alike (a hang, an error status, malformed
@@ -220,7 +222,7 @@ def serve_by_hand(make: Callable[[int], ScriptedServer[Any, Any]], variable: str
             pass
 
 
-class ScriptedServer(Generic[ReplyT, RequestT]):
+class ScriptedServer(ABC, Generic[ReplyT, RequestT]):
     """A fake API server in a background thread, answering from a queue of scripted replies.
 
     Every scripted reply is consumed by exactly one HTTP request (FIFO); when
@@ -306,8 +308,9 @@ class ScriptedServer(Generic[ReplyT, RequestT]):
             return self.requests[-1] if self.requests else None
 
     # -- internals --
+    @abstractmethod
     def _default_reply(self) -> ReplyT:
-        raise NotImplementedError
+        """What a request gets when the script is empty."""
 
     def _record(self, rec: RequestT) -> None:
         with self._lock:
