@@ -106,6 +106,22 @@ class WorkerProcess:
         return [e for e in self.events if e["type"] == kind]
 
 
+async def kill_the_owner(
+    dispatcher: FakeDispatcher, workers: list[WorkerProcess], job: str
+) -> tuple[Any, WorkerProcess, dict[str, Any]]:
+    """Dispatch ``job`` to one of two workers, SIGKILL it once the job runs, and wait until
+    the other starts it again: (the placement, the survivor, its job_started event)."""
+    placed = await dispatcher.dispatch(job)
+    assert placed is not None
+    await dispatcher.wait_for_status(placed.job_id, "running")
+    owner = next(w for w in workers if w.worker_id == placed.worker_id)
+    survivor = next(w for w in workers if w is not owner)
+    owner.process.kill()  # SIGKILL: no drain, no goodbye, the socket just dies
+    resumed = await survivor.wait_for(lambda e: e["type"] == "job_started")
+    assert resumed["job"]["id"] == placed.job_id and resumed["job"]["resuming"] is True
+    return placed, survivor, resumed
+
+
 class WorkerFleet:
     """Worker processes a test starts against one dispatcher; killed, if still running, after."""
 

@@ -22,7 +22,7 @@ import pytest
 
 from tests.cli_helpers import VA, run_va_process
 from tests.redis_server import free_port
-from tests.serve_helpers import API_KEY, API_SECRET, WorkerFleet, WorkerProcess
+from tests.serve_helpers import API_KEY, API_SECRET, WorkerFleet, WorkerProcess, kill_the_owner
 from voice_agent_cli.testing.fake_dispatcher import FakeDispatcher
 
 CREDENTIALS = {"LIVEKIT_API_KEY": API_KEY, "LIVEKIT_API_SECRET": API_SECRET}
@@ -88,14 +88,7 @@ async def test_a_killed_va_serve_loses_its_room_to_another_then_a_drain_exits_0(
     dispatcher: FakeDispatcher, spawn: Callable[..., Any]
 ) -> None:
     workers = await spawn(2, "--max-jobs", "2")
-    placed = await dispatcher.dispatch("fragile")
-    assert placed is not None
-    await dispatcher.wait_for_status(placed.job_id, "running")
-    owner = next(w for w in workers if w.worker_id == placed.worker_id)
-    survivor = next(w for w in workers if w is not owner)
-    owner.process.kill()  # SIGKILL: no drain, no goodbye, the socket just dies
-    resumed = await survivor.wait_for(lambda e: e["type"] == "job_started")
-    assert resumed["job"]["id"] == placed.job_id and resumed["job"]["resuming"] is True
+    placed, survivor, _ = await kill_the_owner(dispatcher, workers, "fragile")
     await survivor.wait_for(lambda e: e["type"] == "room" and e["job"] == placed.job_id)
 
     [connection] = dispatcher.workers.values()

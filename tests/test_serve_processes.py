@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.serve_helpers import API_KEY, API_SECRET, WorkerFleet, WorkerProcess
+from tests.serve_helpers import API_KEY, API_SECRET, WorkerFleet, WorkerProcess, kill_the_owner
 from voice_agent_cli.testing.fake_dispatcher import FakeDispatcher
 
 WORKER = Path(__file__).parent / "workers" / "serve_worker.py"
@@ -94,14 +94,7 @@ async def test_a_job_whose_worker_is_killed_is_offered_again(
     dispatcher: FakeDispatcher, spawn: Callable[..., Any]
 ) -> None:
     workers = await spawn(2, max_jobs=2)
-    placed = await dispatcher.dispatch("fragile")
-    assert placed is not None
-    await dispatcher.wait_for_status(placed.job_id, "running")
-    owner = next(w for w in workers if w.worker_id == placed.worker_id)
-    survivor = next(w for w in workers if w is not owner)
-    owner.process.kill()  # SIGKILL: no drain, no goodbye, the socket just dies
-    resumed = await survivor.wait_for(lambda e: e["type"] == "job_started")
-    assert resumed["job"]["id"] == placed.job_id and resumed["job"]["resuming"] is True
+    placed, survivor, resumed = await kill_the_owner(dispatcher, workers, "fragile")
     record = dispatcher.jobs[placed.job_id]
     await dispatcher.wait_for(
         lambda: record.statuses == ["running", "running"], what="running again"
