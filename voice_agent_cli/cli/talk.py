@@ -6,7 +6,8 @@ one turn of the same conversation; ``--output`` writes the agent's voice to a
 WAV file (or one file per reply into a directory). A live view shows the
 transcript, the agent's state and per-turn timings on a terminal; plain lines
 otherwise; ``--json`` prints one JSON object per turn. The conversation is
-kept as a session (docs/sessions.md): ``va chat --session ID`` can go on with it.
+kept as a session (docs/sessions.md); ``--continue`` resumes the last talk session
+and ``--session ID`` any one (``va chat --session ID`` can go on with it too).
 """
 
 from __future__ import annotations
@@ -236,9 +237,7 @@ class TalkRun:
             sink = self._open_sink()
             stack.push_async_callback(sink.aclose)
             # The session too: an unknown --session ID fails before any model loads.
-            book = open_session_book(
-                self.settings, required=self.resume is not None or self.continue_last
-            )
+            book = open_session_book(self.settings, required=self.resuming)
             if book is not None:
                 stack.push_async_callback(book.aclose)
             recorder = await self._open_session(book)
@@ -314,9 +313,14 @@ class TalkRun:
                     err.print(f"[dim]{header} - listening (Ctrl-C to quit)[/]")
                 await session.run()
 
+    @property
+    def resuming(self) -> bool:
+        """True when ``--session`` or ``--continue`` asked for an earlier session."""
+        return self.resume is not None or self.continue_last
+
     async def _open_session(self, book: SessionBook | None) -> SessionRecorder | None:
         """The session asked for by ``--session`` / ``--continue``; None for a new one."""
-        if book is None or (self.resume is None and not self.continue_last):
+        if book is None or not self.resuming:
             return None
         from voice_agent_cli.providers.chain import describe_chain
 
