@@ -33,6 +33,10 @@ Say = Callable[[str], np.ndarray]
         ("Mm-hmm, right.", False),
         ("Okay, got it.", False),
         ("", False),  # a cough: no words at all
+        ("Ow.", False),  # how Whisper heard a short "uh-huh" (a test once cut on it)
+        ("Ohh, hmmm.", False),
+        ("Huh, ha!", False),
+        ("Oh no, stop.", True),
         ("Stop.", True),
         ("Yeah, wait.", True),
         ("Hold on a second.", True),
@@ -102,7 +106,9 @@ async def test_a_backchannel_or_a_cough_holds_the_reply_which_then_plays_on(
 
     turns, recorder = await run_room(agent, room)
 
-    [turn] = turns  # no sound over the reply became a turn
+    # No sound over the reply became a turn.
+    assert len(turns) == 1, [(t.user, t.reply[:40], t.details) for t in turns]
+    [turn] = turns
     assert not turn.interrupted and turn.reply == LONG_REPLY
     assert not recorder.of(BargeIn)
     history = agent.conversation.messages

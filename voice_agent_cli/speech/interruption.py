@@ -46,6 +46,10 @@ BACKCHANNEL_WORDS: tuple[str, ...] = (
     "oh", "i see", "got it", "cool", "nice", "wow", "true", "exactly",
 )  # fmt: skip
 
+#: Sounds rather than words, however Whisper spells them: uh, uhh, oh, ow, aw, ah,
+#: ha, huh, mm, mmm, hm, hmmm, mhm, um.
+INTERJECTION = re.compile(r"(?:u+h+|o+h+|o+w+|a+w+|a+h+|h+a+h*|h+u+h+|m+|h+m+|m+h+m+|u+m+)")
+
 
 @dataclass(frozen=True)
 class InterruptionOptions:
@@ -62,11 +66,17 @@ class InterruptionOptions:
     resume_timeout_ms: int = 2000
 
     def words_beyond_backchannel(self, text: str) -> list[str]:
-        """The words of ``text`` that are not backchannel ("yeah, wait" → ["wait"])."""
+        """The words of ``text`` that are not backchannel ("yeah, wait" → ["wait"]).
+
+        Wordless sounds count as backchannel whatever their spelling: Whisper
+        writes a short "uh-huh" as "Oh.", "Ow." or "Hmmm" depending on where
+        the clip starts, and none of them asks the agent to stop.
+        """
         spoken = " ".join(re.sub(r"[^a-z0-9'\- ]+", " ", text.lower()).split())
         phrases = sorted(self.backchannel, key=len, reverse=True)  # "uh huh" before "uh"
         pattern = r"\b(?:" + "|".join(re.escape(p) for p in phrases) + r")\b"
-        return re.sub(pattern, " ", spoken).replace("-", " ").split()
+        words = re.sub(pattern, " ", spoken).replace("-", " ").split()
+        return [word for word in words if not INTERJECTION.fullmatch(word)]
 
     def is_interruption(self, text: str) -> bool:
         """True when a short utterance's words make it a real interruption."""
