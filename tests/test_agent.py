@@ -6,14 +6,14 @@ import asyncio
 
 import pytest
 
-from voice_agent_cli.core.agent import Agent, AgentOptions
-from voice_agent_cli.core.events import (
+from voice_agent_cli.contracts.events import (
     Notice,
     TextDelta,
     ToolCallFinished,
     ToolCallStarted,
     TurnCompleted,
 )
+from voice_agent_cli.core.agent import Agent, AgentOptions
 from voice_agent_cli.errors import LLMAuthError, LLMError, LLMNoAnswer, LLMServerError
 from voice_agent_cli.llm.base import TextChunk
 from voice_agent_cli.resilience import RetryPolicy

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from voice_agent_cli.contracts.messages import ToolCall, ToolResult
 from voice_agent_cli.core.conversation import Conversation
-from voice_agent_cli.core.messages import ToolCall, ToolResult
 
 
 def test_keeps_at_most_max_messages_and_starts_with_a_user_message() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from voice_agent_cli.contracts.events import Notice, TurnCompleted
 from voice_agent_cli.core.agent import Agent, AgentOptions
-from voice_agent_cli.core.events import Notice, TurnCompleted
 from voice_agent_cli.core.experts import ExpertAdvisor, ExpertPanel
 from voice_agent_cli.core.router import ComplexityRouter
 from voice_agent_cli.core.settings import ExpertSettings, ExpertsSettings, RateLimitSettings

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from voice_agent_cli.contracts.events import Notice, TurnCompleted
+from voice_agent_cli.contracts.messages import ChatMessage
 from voice_agent_cli.core.agent import Agent, AgentOptions
-from voice_agent_cli.core.events import Notice, TurnCompleted
-from voice_agent_cli.core.messages import ChatMessage
 from voice_agent_cli.errors import (
     CircuitOpenError,
     LLMAuthError,

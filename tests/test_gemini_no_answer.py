@@ -14,9 +14,9 @@ import pytest
 
 from tests.cli_helpers import json_lines, run_va
 from tests.gemini_fixtures import TEST_KEY
+from voice_agent_cli.contracts.events import TextDelta
+from voice_agent_cli.contracts.messages import ChatMessage
 from voice_agent_cli.core.agent import Agent, AgentOptions
-from voice_agent_cli.core.events import TextDelta
-from voice_agent_cli.core.messages import ChatMessage
 from voice_agent_cli.errors import EXIT_NO_ANSWER, LLMNoAnswer
 from voice_agent_cli.llm.base import LLMRequest, TextChunk
 from voice_agent_cli.llm.gemini import GeminiLLM
@@ -155,7 +155,7 @@ def test_text_mode_ends_the_partial_line_before_the_error(
 async def test_the_voice_layer_hears_no_empty_reply(fake_gemini: FakeGemini) -> None:
     """The agent's events for a blocked turn carry no text to speak."""
     fake_gemini.enqueue(script.blocked())
-    from voice_agent_cli.config import Secret
+    from voice_agent_cli.contracts.secrets import Secret
     from voice_agent_cli.resilience import RetryPolicy
 
     llm = GeminiLLM(api_key=Secret(TEST_KEY, "GEMINI_API_KEY"), retry=RetryPolicy(0))

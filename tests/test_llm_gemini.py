@@ -7,10 +7,10 @@ import asyncio
 import pytest
 
 from tests.gemini_fixtures import TEST_KEY
-from voice_agent_cli.config import Secret
+from voice_agent_cli.contracts.events import ToolCallFinished, TurnCompleted
+from voice_agent_cli.contracts.messages import ChatMessage, ToolSpec
+from voice_agent_cli.contracts.secrets import Secret
 from voice_agent_cli.core.agent import Agent, AgentOptions
-from voice_agent_cli.core.events import ToolCallFinished, TurnCompleted
-from voice_agent_cli.core.messages import ChatMessage, ToolSpec
 from voice_agent_cli.errors import (
     LLMAuthError,
     LLMBadRequest,

@@ -13,10 +13,10 @@ import pytest
 
 from tests.openai_fixtures import TEST_KEY
 from voice_agent_cli import metrics
-from voice_agent_cli.config import Secret
+from voice_agent_cli.contracts.events import ToolCallFinished, TurnCompleted
+from voice_agent_cli.contracts.messages import ChatMessage, ToolCall, ToolResult, ToolSpec
+from voice_agent_cli.contracts.secrets import Secret
 from voice_agent_cli.core.agent import Agent, AgentOptions
-from voice_agent_cli.core.events import ToolCallFinished, TurnCompleted
-from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolResult, ToolSpec
 from voice_agent_cli.errors import (
     EXIT_FAILURE,
     EXIT_UNAVAILABLE,

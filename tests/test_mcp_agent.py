@@ -7,15 +7,15 @@ from pathlib import Path
 
 from tests.mcp_helpers import mcp, script, shipped
 from voice_agent_cli.config import load_settings
-from voice_agent_cli.core.agent import Agent, AgentOptions
-from voice_agent_cli.core.build import open_agent
-from voice_agent_cli.core.events import (
+from voice_agent_cli.contracts.events import (
     FillerSpeech,
     TextDelta,
     ToolCallFinished,
     ToolCallStarted,
     TurnCompleted,
 )
+from voice_agent_cli.core.agent import Agent, AgentOptions
+from voice_agent_cli.core.build import open_agent
 from voice_agent_cli.llm.gemini import GeminiLLM
 from voice_agent_cli.testing import FakeLLM
 from voice_agent_cli.testing import fake_gemini as gemini_script

@@ -28,7 +28,7 @@ import pytest
 from tests.cli_helpers import VA, run_va
 from tests.gemini_fixtures import TEST_KEY
 from tests.mcp_helpers import SERVERS, mcp, script, shipped
-from voice_agent_cli.core.messages import ToolCall
+from voice_agent_cli.contracts.messages import ToolCall
 from voice_agent_cli.resilience import BreakerPolicy
 from voice_agent_cli.testing.fake_gemini import FakeGemini
 from voice_agent_cli.tools.health import HealthState

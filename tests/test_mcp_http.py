@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.mcp_helpers import SERVERS, eventually, mcp
-from voice_agent_cli.core.messages import ToolCall
+from voice_agent_cli.contracts.messages import ToolCall
 from voice_agent_cli.tools.health import HealthState
 from voice_agent_cli.tools.mcp import MCPTools
 from voice_agent_cli.tools.settings import MCPServerSettings

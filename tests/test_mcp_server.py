@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.mcp_helpers import mcp, shipped
-from voice_agent_cli.core.messages import ToolCall
+from voice_agent_cli.contracts.messages import ToolCall
 from voice_agent_cli.tools.calculator import CalculatorError, evaluate, format_number
 from voice_agent_cli.tools.clock import UnknownTimeZone, describe, now
 from voice_agent_cli.tools.mcp import MCPTools

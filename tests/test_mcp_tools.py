@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from tests.mcp_helpers import eventually, mcp, missing, script, shipped
-from voice_agent_cli.core.messages import ToolCall
+from voice_agent_cli.contracts.messages import ToolCall
 from voice_agent_cli.resilience import BreakerPolicy
 from voice_agent_cli.tools.health import HealthState
 from voice_agent_cli.tools.mcp import MCPTools

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from voice_agent_cli import metrics
-from voice_agent_cli.core.agent import Agent, AgentOptions, BufferHit, TurnContext
+from voice_agent_cli.contracts.turns import BufferHit, TurnContext
+from voice_agent_cli.core.agent import Agent, AgentOptions
 from voice_agent_cli.errors import LLMAuthError
 from voice_agent_cli.metrics import Metrics
 from voice_agent_cli.observability import open_session

@@ -117,7 +117,7 @@ async def test_a_turn_becomes_a_tree_of_spans(
 async def test_buffer_lookups_are_spans_and_other_layers_use_the_helper(
     registry: Metrics, spans: InMemorySpanExporter
 ) -> None:
-    from voice_agent_cli.core.agent import BufferHit, TurnContext
+    from voice_agent_cli.contracts.turns import BufferHit, TurnContext
 
     class Greeter:
         async def lookup(self, context: TurnContext) -> BufferHit | None:

@@ -25,7 +25,7 @@ from voice_agent_cli.buffer.normalize import normalize
 from voice_agent_cli.buffer.policy import CachePolicy
 from voice_agent_cli.cli.tools import parse_arguments
 from voice_agent_cli.config import load_settings
-from voice_agent_cli.core.agent import TurnContext
+from voice_agent_cli.contracts.turns import TurnContext
 from voice_agent_cli.errors import AudioError, ConfigError, RoomError, UsageError, VAError
 from voice_agent_cli.log import redact
 from voice_agent_cli.masking import mask_args, mask_text, mask_url

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from voice_agent_cli.contracts.events import TurnCompleted
+from voice_agent_cli.contracts.messages import ToolSpec
 from voice_agent_cli.core.agent import Agent, AgentOptions
-from voice_agent_cli.core.events import TurnCompleted
-from voice_agent_cli.core.messages import ToolSpec
 from voice_agent_cli.core.tool_router import NO_LIVE_DATA, REFUSE_HARM, ToolRouter
 from voice_agent_cli.testing import FakeLLM
 from voice_agent_cli.testing.fake_llm import tool_call
@@ -267,7 +267,7 @@ async def test_without_a_router_the_model_decides_every_time() -> None:
 
 
 def test_the_models_argument_step_sees_the_exchange_a_follow_up_refers_to() -> None:
-    from voice_agent_cli.core.messages import ChatMessage
+    from voice_agent_cli.contracts.messages import ChatMessage
     from voice_agent_cli.llm.local import _argument_messages, _previous_exchange
 
     history = [

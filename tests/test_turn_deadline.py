@@ -15,10 +15,10 @@ import pytest
 
 from tests.cli_helpers import run_va
 from tests.gemini_fixtures import TEST_KEY
-from voice_agent_cli.config import Secret
+from voice_agent_cli.contracts.events import Notice, TurnCompleted
+from voice_agent_cli.contracts.messages import ChatMessage
+from voice_agent_cli.contracts.secrets import Secret
 from voice_agent_cli.core.agent import Agent, AgentOptions
-from voice_agent_cli.core.events import Notice, TurnCompleted
-from voice_agent_cli.core.messages import ChatMessage
 from voice_agent_cli.errors import LLMQuotaError
 from voice_agent_cli.llm.base import LLMRequest
 from voice_agent_cli.llm.fallback import FallbackLLM

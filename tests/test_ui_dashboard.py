@@ -7,7 +7,8 @@ import io
 from rich.console import Console
 
 from voice_agent_cli import metrics
-from voice_agent_cli.core.agent import Agent, AgentOptions, BufferHit, TurnContext
+from voice_agent_cli.contracts.turns import BufferHit, TurnContext
+from voice_agent_cli.core.agent import Agent, AgentOptions
 from voice_agent_cli.metrics import Metrics
 from voice_agent_cli.testing import FakeLLM
 from voice_agent_cli.ui.dashboard import LiveDashboard, render

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from voice_agent_cli import log
 
 if TYPE_CHECKING:
-    from voice_agent_cli.core.events import TurnCompleted
+    from voice_agent_cli.contracts.events import TurnCompleted
     from voice_agent_cli.metrics import Metrics
     from voice_agent_cli.metrics.registry import Labels
 

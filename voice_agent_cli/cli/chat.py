@@ -41,8 +41,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from voice_agent_cli.config import Settings
+    from voice_agent_cli.contracts.events import TurnCompleted, TurnEvent
     from voice_agent_cli.core.agent import Agent
-    from voice_agent_cli.core.events import TurnCompleted, TurnEvent
     from voice_agent_cli.errors import VAError
     from voice_agent_cli.privacy import PrivacySettings
     from voice_agent_cli.sessions.recorder import SessionBook, SessionRecorder
@@ -375,7 +375,7 @@ class ChatSession:
             )
 
     async def _turn(self, text: str, label: str = "") -> None:
-        from voice_agent_cli.core.events import TurnCompleted
+        from voice_agent_cli.contracts.events import TurnCompleted
         from voice_agent_cli.errors import VAError
 
         agent = self._agent or await self._open_agent()
@@ -487,7 +487,7 @@ class _TurnRenderer:
         return {"session": self.session} if self.session is not None else {}
 
     def show(self, event: TurnEvent) -> None:
-        from voice_agent_cli.core.events import (
+        from voice_agent_cli.contracts.events import (
             FillerSpeech,
             Notice,
             TextDelta,

@@ -1,8 +1,8 @@
 """The agent core: one turn of conversation, the same for every command.
 
-A turn takes the user's text and yields :mod:`~voice_agent_cli.core.events`:
+A turn takes the user's text and yields :mod:`~voice_agent_cli.contracts.events`:
 text deltas as the reply is generated, tool calls as they run, and a final
-:class:`~voice_agent_cli.core.events.TurnCompleted` with the reply, the path
+:class:`~voice_agent_cli.contracts.events.TurnCompleted` with the reply, the path
 that served it and the stage timings.
 
 The flow (each step a seam another module plugs into)::
@@ -27,11 +27,10 @@ import uuid
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from voice_agent_cli import log, metrics
-from voice_agent_cli.core.conversation import Conversation
-from voice_agent_cli.core.events import (
+from voice_agent_cli.contracts.events import (
     FillerSpeech,
     Notice,
     ReplySource,
@@ -42,8 +41,10 @@ from voice_agent_cli.core.events import (
     TurnEvent,
     TurnTimings,
 )
+from voice_agent_cli.contracts.messages import ChatMessage, ToolCall, ToolResult, ToolSpec
+from voice_agent_cli.contracts.turns import ReplyBuffer, TurnContext
+from voice_agent_cli.core.conversation import Conversation
 from voice_agent_cli.core.experts import synthesis_instructions
-from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolResult, ToolSpec
 from voice_agent_cli.core.router import SIMPLE, Route
 from voice_agent_cli.core.tool_router import ToolDecision, model_decision
 from voice_agent_cli.errors import CircuitOpenError, LLMError, LLMNoAnswer, VAError
@@ -63,39 +64,6 @@ _logger = logging.getLogger("va.agent")
 
 #: Something that watches every event of every turn (metrics, logs, dashboards).
 TurnObserver = Callable[[TurnEvent], None]
-
-
-@dataclass(frozen=True)
-class TurnContext:
-    """What a reply may depend on, handed to the response buffer to key its cache."""
-
-    text: str
-    llm: str
-    system_prompt: str
-    history: tuple[ChatMessage, ...]
-    speaker: str | None = None
-    tool_calls: tuple[ToolCall, ...] = ()
-
-
-@dataclass(frozen=True)
-class BufferHit:
-    """A reply the buffer had ready, which layer had it, and the LLM that once wrote it."""
-
-    reply: str
-    layer: ReplySource
-    llm: str | None = None
-
-
-class ReplyBuffer(Protocol):
-    """Answers before the LLM is asked, and remembers what the LLM said."""
-
-    async def lookup(self, context: TurnContext) -> BufferHit | None:
-        """A ready reply for this turn, or ``None`` on a miss."""
-        ...
-
-    async def store(self, context: TurnContext, reply: str) -> None:
-        """Remember an LLM reply (the buffer decides whether it may be reused)."""
-        ...
 
 
 @dataclass

@@ -29,7 +29,7 @@ from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
-from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolSpec
+from voice_agent_cli.contracts.messages import ChatMessage, ToolCall, ToolSpec
 from voice_agent_cli.errors import LLMError, LLMTimeout
 from voice_agent_cli.llm.stats import ProviderCall, TokenUsage, report
 from voice_agent_cli.resilience import CircuitBreaker, Deadline, RetryPolicy

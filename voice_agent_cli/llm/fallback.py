@@ -30,7 +30,7 @@ from voice_agent_cli.llm.base import LLM, LLMChunk, LLMRequest
 from voice_agent_cli.resilience import RetryPolicy
 
 if TYPE_CHECKING:
-    from voice_agent_cli.core.messages import ToolSpec
+    from voice_agent_cli.contracts.messages import ToolSpec
 
 FailoverListener = Callable[[LLM, LLM, Exception], None]
 

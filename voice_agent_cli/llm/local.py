@@ -26,7 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolSpec
+from voice_agent_cli.contracts.messages import ChatMessage, ToolCall, ToolSpec
 from voice_agent_cli.errors import LLMBadRequest, LLMError, ModelUnavailable
 from voice_agent_cli.llm.base import LLM, LLMChunk, LLMRequest, TextChunk
 from voice_agent_cli.llm.catalogue import ModelChoice, resolve_model

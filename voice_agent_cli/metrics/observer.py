@@ -20,7 +20,7 @@ import time
 from typing import TYPE_CHECKING
 
 from voice_agent_cli import log, tracing
-from voice_agent_cli.core.events import (
+from voice_agent_cli.contracts.events import (
     Notice,
     ToolCallFinished,
     ToolCallStarted,

@@ -31,9 +31,9 @@ from voice_agent_cli.speech.events import UserSpeaking, VoiceEvent, VoiceTurn
 from voice_agent_cli.speech.pipeline import VoiceSession
 
 if TYPE_CHECKING:
+    from voice_agent_cli.contracts.events import TurnEvent
     from voice_agent_cli.core.agent import Agent
     from voice_agent_cli.core.conversation import Conversation
-    from voice_agent_cli.core.events import TurnEvent
     from voice_agent_cli.rooms.audio_out import AgentTrack, TrackSink
     from voice_agent_cli.rooms.policy import AnswerPolicy, Decision
     from voice_agent_cli.rooms.settings import BargeInScope

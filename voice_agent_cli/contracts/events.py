@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from voice_agent_cli.core.messages import ToolCall, ToolResult
+from voice_agent_cli.contracts.messages import ToolCall, ToolResult
 
 #: Which path produced a reply.
 ReplySource = Literal["prebuffered", "cache", "llm", "experts", "degraded"]
