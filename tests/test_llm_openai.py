@@ -12,7 +12,6 @@ import socket
 import pytest
 
 from tests.openai_fixtures import TEST_KEY
-from voice_agent_cli import metrics
 from voice_agent_cli.contracts.events import ToolCallFinished, TurnCompleted
 from voice_agent_cli.contracts.messages import ChatMessage, ToolCall, ToolResult, ToolSpec
 from voice_agent_cli.contracts.secrets import Secret
@@ -32,6 +31,7 @@ from voice_agent_cli.errors import (
 from voice_agent_cli.llm import stats
 from voice_agent_cli.llm.base import LLMRequest, TextChunk
 from voice_agent_cli.llm.openai import OpenAILLM, to_messages
+from voice_agent_cli.observe import metrics
 from voice_agent_cli.resilience import RetryPolicy
 from voice_agent_cli.testing import fake_openai as script
 from voice_agent_cli.testing.fake_openai import FakeOpenAI

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from voice_agent_cli import log
 from voice_agent_cli.core.agent import Agent, AgentOptions
 from voice_agent_cli.llm.base import LLMRequest
-from voice_agent_cli.log import Redactor
+from voice_agent_cli.observe import ids, log
+from voice_agent_cli.observe.redaction import Redactor
 from voice_agent_cli.testing import FakeLLM
 
 KEY = "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY"
@@ -90,11 +90,12 @@ async def test_every_record_of_a_turn_carries_its_session_and_turn_ids(
         inner.info("answering %d messages", len(request.messages))
         return "Sure."
 
-    from voice_agent_cli import metrics
+    from voice_agent_cli.observe import metrics
+    from voice_agent_cli.observe.turns import instrument
 
     agent = Agent(FakeLLM(responder=responder), AgentOptions(system_prompt="test"))
-    metrics.instrument(agent, metrics.Metrics())
-    with log.session_scope("sess-1"):
+    instrument(agent, metrics.Metrics())
+    with ids.session_scope("sess-1"):
         first = await agent.reply("one")
         second = await agent.reply("two")
     logging.getLogger("va.after").info("outside any turn")
@@ -163,7 +164,7 @@ def test_text_format_and_bad_values(tmp_path: Path) -> None:
     stream = io.StringIO()
     setup = log.configure("info", fmt="text", file=False, stream=stream)
     try:
-        with log.session_scope("abc"):
+        with ids.session_scope("abc"):
             logging.getLogger("va.buffer").info("cache is back")
     finally:
         setup.close()

@@ -6,12 +6,13 @@ import json
 
 import pytest
 
-from voice_agent_cli import metrics
 from voice_agent_cli.contracts.turns import BufferHit, TurnContext
 from voice_agent_cli.core.agent import Agent, AgentOptions
 from voice_agent_cli.errors import LLMAuthError
-from voice_agent_cli.metrics import Metrics
-from voice_agent_cli.observability import open_session
+from voice_agent_cli.observe import metrics
+from voice_agent_cli.observe.command import open_session
+from voice_agent_cli.observe.metrics import Metrics
+from voice_agent_cli.observe.turns import instrument
 from voice_agent_cli.resilience import BreakerPolicy, CircuitBreakers
 from voice_agent_cli.testing import FakeLLM
 from voice_agent_cli.testing.fake_llm import tool_call
@@ -67,7 +68,7 @@ async def test_an_observer_counts_turns_stages_layers_and_tools(registry: Metric
         [[tool_call("get_time"), tool_call("broken", "call_2")], "It is noon.", "Fine, thanks."]
     )
     agent = Agent(llm, OPTIONS, tools=tools(), buffer=buffer)
-    metrics.instrument(agent)
+    instrument(agent, metrics.current())
     for text in ("hello", "capital of France?", "what time is it?", "how are you?"):
         await agent.reply(text)
 
@@ -108,7 +109,7 @@ async def test_stage_percentiles_come_from_the_reported_timings(registry: Metric
 
 async def test_a_failed_turn_counts_its_error_type(registry: Metrics) -> None:
     agent = Agent(FakeLLM([LLMAuthError("bad key")]), OPTIONS)
-    metrics.instrument(agent)
+    instrument(agent, metrics.current())
     with pytest.raises(LLMAuthError):
         await agent.reply("hi")
     assert registry.as_json()["errors"] == {"LLMAuthError": 1}
@@ -117,7 +118,7 @@ async def test_a_failed_turn_counts_its_error_type(registry: Metrics) -> None:
 
 async def test_sessions_give_messages_per_session_and_duration(registry: Metrics) -> None:
     agent = Agent(FakeLLM(), OPTIONS)
-    metrics.instrument(agent)
+    instrument(agent, metrics.current())
     with open_session("chat") as first:
         assert registry.as_json()["sessions"]["active"] == 1
         await agent.reply("one")
@@ -181,6 +182,6 @@ async def test_a_broken_observer_sink_never_breaks_a_turn(registry: Metrics) -> 
 
     registry.add_sink(Exploding())
     agent = Agent(FakeLLM(["fine"]), OPTIONS)
-    metrics.instrument(agent)
+    instrument(agent, metrics.current())
     completed = await agent.reply("hi")
     assert completed.reply == "fine"

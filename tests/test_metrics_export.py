@@ -10,10 +10,11 @@ import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from voice_agent_cli import log, metrics, tracing
 from voice_agent_cli.core.agent import Agent, AgentOptions
-from voice_agent_cli.metrics import Metrics
-from voice_agent_cli.metrics.prometheus import MetricsServer, prometheus_text
+from voice_agent_cli.observe import ids, metrics, tracing
+from voice_agent_cli.observe.metrics import Metrics
+from voice_agent_cli.observe.metrics.prometheus import MetricsServer, prometheus_text
+from voice_agent_cli.observe.turns import instrument
 from voice_agent_cli.testing import FakeLLM
 from voice_agent_cli.testing.fake_llm import tool_call
 from voice_agent_cli.tools.base import FunctionTools
@@ -48,7 +49,7 @@ def spans(registry: Metrics) -> Iterator[InMemorySpanExporter]:
 
 async def test_prometheus_endpoint_serves_what_the_agent_measured(registry: Metrics) -> None:
     agent = Agent(FakeLLM(["It is noon."]), OPTIONS)
-    metrics.instrument(agent)
+    instrument(agent, metrics.current())
     await agent.reply("what time is it?")
     registry.circuit("llm:fake:scripted", "closed")
     registry.set_gauge("active_sessions", 1)
@@ -92,8 +93,8 @@ async def test_a_turn_becomes_a_tree_of_spans(
     registry: Metrics, spans: InMemorySpanExporter
 ) -> None:
     agent = Agent(FakeLLM([[tool_call("get_time")], "It is noon."]), OPTIONS, tools=clock())
-    metrics.instrument(agent)
-    with log.session_scope("session-42"):
+    instrument(agent, metrics.current())
+    with ids.session_scope("session-42"):
         completed = await agent.reply("what time is it?")
 
     finished = {span.name: span for span in spans.get_finished_spans()}
@@ -127,7 +128,7 @@ async def test_buffer_lookups_are_spans_and_other_layers_use_the_helper(
             return None
 
     agent = Agent(FakeLLM(), OPTIONS, buffer=Greeter())
-    metrics.instrument(agent)
+    instrument(agent, metrics.current())
     with tracing.span("va.voice.turn", engine="test"):
         with tracing.span(tracing.STT, text="call me at +44 20 7946 0958"):
             pass
@@ -154,7 +155,7 @@ async def test_metrics_are_mirrored_as_opentelemetry_instruments(registry: Metri
     tracing.configure(span_exporter=InMemorySpanExporter(), metric_reader=reader, metrics=registry)
     try:
         agent = Agent(FakeLLM(["ok"]), OPTIONS)
-        metrics.instrument(agent)
+        instrument(agent, metrics.current())
         await agent.reply("hi")
         data = reader.get_metrics_data()
     finally:

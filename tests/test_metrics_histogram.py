@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from voice_agent_cli.metrics import LogHistogram, exact_percentile
+from voice_agent_cli.observe.metrics import LogHistogram, exact_percentile
 
 
 def exact_rank(values: list[float], q: float) -> float:

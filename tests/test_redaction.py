@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voice_agent_cli.log import Redactor
+from voice_agent_cli.observe.redaction import Redactor
 
 REDACT = Redactor().redact
 

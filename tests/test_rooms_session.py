@@ -12,7 +12,7 @@ import asyncio
 from livekit import rtc
 
 from tests.rooms_helpers import Clock, enable_deaf_voice, make_room_agent, until
-from voice_agent_cli import metrics
+from voice_agent_cli.observe import metrics
 from voice_agent_cli.rooms.backoff import ReconnectPolicy
 from voice_agent_cli.rooms.events import (
     ConnectionChanged,

@@ -7,7 +7,7 @@ import json
 
 from rich.console import Console
 
-from voice_agent_cli.metrics import Metrics
+from voice_agent_cli.observe.metrics import Metrics
 from voice_agent_cli.rooms.events import (
     ConnectionChanged,
     ParticipantJoined,

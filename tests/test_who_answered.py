@@ -15,7 +15,6 @@ import pytest
 
 from tests.cli_helpers import json_lines, run_va_process
 from tests.gemini_fixtures import TEST_KEY
-from voice_agent_cli import metrics
 from voice_agent_cli.buffer import build_buffer
 from voice_agent_cli.config import load_settings
 from voice_agent_cli.contracts.events import Notice, TurnCompleted
@@ -24,6 +23,8 @@ from voice_agent_cli.core.build import agent_options
 from voice_agent_cli.llm.fallback import FallbackLLM
 from voice_agent_cli.llm.gemini import GeminiLLM
 from voice_agent_cli.llm.settings import DEFAULT_GEMINI_MODEL
+from voice_agent_cli.observe import metrics
+from voice_agent_cli.observe.turns import instrument
 from voice_agent_cli.testing import FakeLLM
 from voice_agent_cli.testing import fake_gemini as script
 from voice_agent_cli.testing.fake_gemini import FakeGemini
@@ -45,7 +46,7 @@ async def test_a_fallbacks_reply_is_labelled_and_cached_as_its_own(
     assert buffer is not None and buffer.cache is not None
     agent = Agent(llm, agent_options(settings), buffer=buffer)
     registry = metrics.Metrics()
-    metrics.instrument(agent, registry)
+    instrument(agent, registry)
     try:
         fake_gemini.enqueue(*DOWN)
         down = [e async for e in agent.run_turn(QUESTION)]

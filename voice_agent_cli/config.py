@@ -48,7 +48,7 @@ from voice_agent_cli.llm.settings import (
     LocalLLMSettings,
     OpenAISettings,
 )
-from voice_agent_cli.metrics.settings import ObservabilitySettings
+from voice_agent_cli.observe.metrics.settings import ObservabilitySettings
 from voice_agent_cli.privacy import PrivacySettings
 from voice_agent_cli.rooms.settings import LiveKitSettings
 from voice_agent_cli.rooms.worker.settings import ServeSettings

@@ -58,7 +58,7 @@ def _target(has_key: bool, profile_base_url: str | None) -> Iterator[tuple[str |
     """Where to send requests, and a description of it (never with a key in it)."""
     base_url = profile_base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or None
     if base_url:
-        from voice_agent_cli.log import redact
+        from voice_agent_cli.observe.redaction import redact
 
         yield base_url, f"base URL {redact(base_url)}"
         return

@@ -61,7 +61,7 @@ def _target(
     description of it (never with a key in it)."""
     base_url = profile_base_url or os.environ.get("OPENAI_BASE_URL") or None
     if base_url:
-        from voice_agent_cli.log import redact
+        from voice_agent_cli.observe.redaction import redact
 
         yield base_url, None, f"base URL {redact(base_url)}"
         return

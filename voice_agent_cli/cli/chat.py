@@ -109,7 +109,7 @@ def chat(
     if show_config:
         _show_config(settings, json_output)
         return
-    from voice_agent_cli.observability import observe_command
+    from voice_agent_cli.observe.command import observe_command
 
     with observe_command(settings, "chat", metrics_json=metrics_json):
         session = ChatSession(
@@ -298,7 +298,7 @@ class ChatSession:
         """The live dashboard for a scripted run (``--dashboard``), else nothing."""
         if not self.dashboard:
             return nullcontext()
-        from voice_agent_cli import metrics
+        from voice_agent_cli.observe import metrics
         from voice_agent_cli.ui.dashboard import LiveDashboard
 
         return LiveDashboard(metrics.current(), self.err, title="va chat")
@@ -306,7 +306,7 @@ class ChatSession:
     def _print_dashboard(self) -> None:
         """In the REPL, the dashboard is drawn once after each turn: input stays undisturbed."""
         if self.dashboard:
-            from voice_agent_cli import metrics
+            from voice_agent_cli.observe import metrics
             from voice_agent_cli.ui.dashboard import render
 
             self.err.print(render(metrics.current().as_json(), title="va chat"))

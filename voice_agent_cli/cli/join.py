@@ -146,7 +146,7 @@ def join(
         identity=identity,
         name=name,
     )
-    from voice_agent_cli.observability import observe_command
+    from voice_agent_cli.observe.command import observe_command
 
     with (
         observe_command(settings, "join", metrics_json=metrics_json),
@@ -201,7 +201,7 @@ class JoinRun:
         self.sessions: RoomSessions | None = None
 
     async def main(self) -> None:
-        from voice_agent_cli import metrics
+        from voice_agent_cli.observe import metrics
         from voice_agent_cli.ui.join_view import JoinView
 
         remove_handlers = self._handle_signals()

@@ -97,7 +97,7 @@ def serve(
     server = credentials.require_url()
     key, secret = credentials.require_keys()
     from voice_agent_cli.cli.join import quiet_sdk_logs
-    from voice_agent_cli.observability import observe_command
+    from voice_agent_cli.observe.command import observe_command
 
     with observe_command(settings, "serve", metrics_json=metrics_json), quiet_sdk_logs(settings):
         run = ServeRun(settings, server, key, secret, json_output=json_output)
@@ -136,8 +136,8 @@ class ServeRun:
 
     async def main(self) -> int:
         """Serve until drained; the exit code (0 drained, 130 forced by a second signal)."""
-        from voice_agent_cli import metrics
         from voice_agent_cli.cli.serve_jobs import RoomJobs, SharedEngines
+        from voice_agent_cli.observe import metrics
         from voice_agent_cli.rooms.worker import Worker, serve_until_signalled
         from voice_agent_cli.ui.serve_view import ServeView
 

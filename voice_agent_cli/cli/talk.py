@@ -133,7 +133,7 @@ def talk(
         **observability.overrides(log_level, log_format, metrics_port, otel),
     }
     settings = load(profile, overrides, model=model)
-    from voice_agent_cli.observability import observe_command
+    from voice_agent_cli.observe.command import observe_command
 
     talk_run = TalkRun(
         settings,
@@ -216,8 +216,8 @@ class TalkRun:
         self._xrun_counter: XrunCounter | None = None
 
     async def main(self, *, realtime: bool = False) -> None:
-        from voice_agent_cli import metrics
         from voice_agent_cli.core.build import open_agent
+        from voice_agent_cli.observe import metrics
         from voice_agent_cli.sessions.recorder import open_session_book
         from voice_agent_cli.speech.build import (
             build_engines,

@@ -29,7 +29,6 @@ from contextlib import aclosing, suppress
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from voice_agent_cli import log, metrics
 from voice_agent_cli.contracts.events import (
     FillerSpeech,
     Notice,
@@ -49,6 +48,7 @@ from voice_agent_cli.core.router import SIMPLE, Route
 from voice_agent_cli.core.tool_router import ToolDecision, model_decision
 from voice_agent_cli.errors import CircuitOpenError, LLMError, LLMNoAnswer, VAError
 from voice_agent_cli.llm.base import LLM, LLMRequest, TextChunk
+from voice_agent_cli.observe import ids, metrics
 from voice_agent_cli.resilience import Deadline
 from voice_agent_cli.text import clean_text
 from voice_agent_cli.tools.base import ToolProvider
@@ -217,8 +217,8 @@ class Agent:
             conversation = self.conversation
         # The turn id lives in a context variable from here on, so that every log
         # record and span of this turn, whichever component makes it, carries it.
-        turn_id = log.new_id()
-        bound = log.bind_turn(turn_id)
+        turn_id = ids.new_id()
+        bound = ids.bind_turn(turn_id)
         try:
             # aclosing: a consumer that stops early must close the inner generators
             # now (so the interrupted reply is recorded), not whenever GC gets to them.
@@ -240,12 +240,12 @@ class Agent:
             _logger.log(level, "turn failed: %s", exc, extra={"error": type(exc).__name__})
             raise
         finally:
-            log.unbind_turn(bound)
+            ids.unbind_turn(bound)
 
     async def _turn(
         self, text: str, speaker: str | None, conversation: Conversation
     ) -> AsyncGenerator[TurnEvent, None]:
-        turn_id = log.TURN_ID.get() or uuid.uuid4().hex[:12]
+        turn_id = ids.TURN_ID.get() or uuid.uuid4().hex[:12]
         timings = TurnTimings()
         state = _TurnState(user=speaker or "local")
         if self.options.turn_timeout_s is not None:

@@ -169,10 +169,11 @@ def _tool_router(settings: Settings) -> ToolRouter | None:
 
 def _observe(agent: Agent, breakers: CircuitBreakers) -> None:
     """One observer measures every turn; breaker states feed the same metrics."""
-    from voice_agent_cli import metrics
+    from voice_agent_cli.observe import metrics
+    from voice_agent_cli.observe.turns import instrument
 
     registry = metrics.current()
-    metrics.instrument(agent, registry)
+    instrument(agent, registry)
     for breaker in breakers:
         registry.circuit(breaker.name, breaker.state)
     breakers.listen(registry.breaker_transition)

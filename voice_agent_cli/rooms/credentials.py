@@ -98,9 +98,9 @@ def resolve_credentials(
     raw_secret = environ.get(settings.api_secret_env, "").strip()
     secret = Secret(raw_secret, settings.api_secret_env) if raw_secret else None
     if secret is not None:
-        from voice_agent_cli import log
+        from voice_agent_cli.observe import redaction
 
-        log.register_secret(secret.value)
+        redaction.register_secret(secret.value)
         if len(raw_secret.encode()) < 32:
             _logger.info(
                 "$%s is shorter than 32 bytes: fine for `livekit-server --dev`, weak anywhere else",

@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from voice_agent_cli import metrics
+from voice_agent_cli.observe import metrics
 from voice_agent_cli.rooms.audio_out import AgentTrack
 from voice_agent_cli.rooms.events import (
     ConnectionChanged,

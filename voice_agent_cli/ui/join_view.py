@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.live import Live
 
-    from voice_agent_cli.metrics import Metrics
+    from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.rooms.participants import ParticipantState
 
 _STATE_STYLE = {

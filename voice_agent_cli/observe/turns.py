@@ -10,16 +10,16 @@ completed turn it:
   expert consultations, and the session's messages;
 - logs the turn on ``va.turn`` (INFO: source and timings; DEBUG: the words,
   which the log redaction cleans of personal data);
-- when OpenTelemetry is on, records the turn's spans (see :mod:`voice_agent_cli.tracing`).
+- when OpenTelemetry is on, records the turn's spans (see :mod:`voice_agent_cli.observe.tracing`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
-from voice_agent_cli import log, tracing
 from voice_agent_cli.contracts.events import (
     Notice,
     ToolCallFinished,
@@ -27,11 +27,25 @@ from voice_agent_cli.contracts.events import (
     TurnCompleted,
     TurnEvent,
 )
+from voice_agent_cli.observe import ids, tracing
 
 if TYPE_CHECKING:
-    from voice_agent_cli.metrics.registry import Metrics
+    from voice_agent_cli.observe.metrics.registry import Metrics
 
 logger = logging.getLogger("va.turn")
+
+
+class Observable(Protocol):
+    """Something whose turns can be watched: the agent."""
+
+    def add_observer(self, observer: Callable[[TurnEvent], None]) -> None: ...
+
+
+def instrument(agent: Observable, metrics: Metrics) -> TurnMetricsObserver:
+    """Measure every turn of ``agent`` into ``metrics``."""
+    observer = TurnMetricsObserver(metrics)
+    agent.add_observer(observer)
+    return observer
 
 
 class TurnMetricsObserver:
@@ -82,7 +96,7 @@ class TurnMetricsObserver:
             extra={"arguments": event.call.arguments, "result": event.result.text[:500]},
         )
         if tracing.enabled():
-            turn = log.TURN_ID.get() or ""
+            turn = ids.TURN_ID.get() or ""
             self._tool_spans.setdefault(turn, []).append(
                 tracing.ToolSpan(
                     event.call.name, time.time_ns(), event.duration_ms, event.result.is_error
@@ -105,7 +119,7 @@ class TurnMetricsObserver:
         if turn.source == "experts" or experts:
             consulted = len(experts) if isinstance(experts, list | tuple | dict) else 1
             metrics.increment("expert_consultations", consulted)
-        metrics.session_message(log.SESSION_ID.get())
+        metrics.session_message(ids.SESSION_ID.get())
         metrics.record_turn(
             {
                 "turn_id": turn.turn_id,
@@ -133,7 +147,7 @@ class TurnMetricsObserver:
             },
         )
         logger.debug("turn text", extra={"user_text": turn.user_text, "reply": turn.reply})
-        tools = self._tool_spans.pop(log.TURN_ID.get() or "", [])
+        tools = self._tool_spans.pop(ids.TURN_ID.get() or "", [])
         if tracing.enabled():
             tracing.record_turn(turn, tools)
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from voice_agent_cli.metrics.histogram import LogHistogram
+from voice_agent_cli.observe.metrics.histogram import LogHistogram
 
 #: Label sets are stored sorted, so ``a=1, b=2`` and ``b=2, a=1`` are one series.
 Labels = tuple[tuple[str, str], ...]

@@ -9,7 +9,7 @@ work in :func:`observe_command`::
 which, from the profile's ``[observability]`` section (flags and ``VA_*``
 variables already folded in):
 
-- configures logging (:func:`voice_agent_cli.log.configure`), telling the
+- configures logging (:func:`voice_agent_cli.observe.log.configure`), telling the
   redaction about the API key the settings hold;
 - serves Prometheus metrics when ``metrics_port`` is set;
 - turns OpenTelemetry on when ``otel`` is not ``none``;
@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from voice_agent_cli import log, metrics, tracing
+from voice_agent_cli.observe import ids, log, metrics, tracing
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Settings
-    from voice_agent_cli.metrics.prometheus import MetricsServer
+    from voice_agent_cli.observe.metrics.prometheus import MetricsServer
 
 logger = logging.getLogger("va.session")
 
@@ -72,7 +72,7 @@ def observe_command(
         registry = stack.enter_context(metrics.use(metrics.Metrics()))
         observed = Observed(registry, None, setup.file)
         if options.metrics_port is not None:
-            from voice_agent_cli.metrics.prometheus import MetricsServer
+            from voice_agent_cli.observe.metrics.prometheus import MetricsServer
 
             server = MetricsServer(registry, options.metrics_port, options.metrics_host)
             stack.callback(server.close)
@@ -92,7 +92,7 @@ def observe_command(
 def open_session(kind: str, registry: metrics.Metrics | None = None) -> Iterator[str]:
     """One session: a correlation id for its logs and spans, and its business metrics."""
     registry = registry or metrics.current()
-    with log.session_scope() as session_id:
+    with ids.session_scope() as session_id:
         registry.session_started(session_id, kind)
         logger.info("%s session started", kind, extra={"kind": kind})
         try:

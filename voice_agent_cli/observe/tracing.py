@@ -12,13 +12,13 @@ Spans:
   ``va.tool.call``), so the core has no tracing code;
 - other layers wrap their work in :func:`span`::
 
-      from voice_agent_cli import tracing
+      from voice_agent_cli.observe import tracing
 
       with tracing.span(tracing.STT, engine="faster-whisper"):
           text = await transcribe(audio)
 
   Spans nest (a ``va.turn`` recorded inside a ``va.voice.turn`` becomes its
-  child) and carry ``va.session_id``/``va.turn_id`` from :mod:`voice_agent_cli.log`;
+  child) and carry ``va.session_id``/``va.turn_id`` from :mod:`voice_agent_cli.observe.log`;
   string attributes are redacted like logs.
 
 When tracing is off, :func:`span` costs one function call and imports nothing.
@@ -35,12 +35,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from voice_agent_cli import log
+from voice_agent_cli.observe import ids, redaction
 
 if TYPE_CHECKING:
     from voice_agent_cli.contracts.events import TurnCompleted
-    from voice_agent_cli.metrics import Metrics
-    from voice_agent_cli.metrics.registry import Labels
+    from voice_agent_cli.observe.metrics import Metrics
+    from voice_agent_cli.observe.metrics.registry import Labels
 
 #: Span names, for the layers that call :func:`span`.
 TURN = "va.turn"
@@ -89,15 +89,14 @@ def configure(
     endpoint: str | None = None,
     span_exporter: Any = None,
     metric_reader: Any = None,
-    metrics: Metrics | None = None,
+    metrics: Metrics,
     service_name: str = "va",
 ) -> None:
     """Turn OpenTelemetry on: ``console``, ``otlp``, or a given exporter (tests).
 
     ``span_exporter``/``metric_reader`` replace the exporter's own (e.g.
-    ``InMemorySpanExporter``). Metrics reported to ``metrics`` (default: the
-    current registry) are mirrored as OpenTelemetry instruments. ``none`` turns
-    it off.
+    ``InMemorySpanExporter``). Metrics reported to ``metrics`` are mirrored as
+    OpenTelemetry instruments. ``none`` turns it off.
     """
     global _STATE
     shutdown()
@@ -113,7 +112,6 @@ def configure(
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
     from voice_agent_cli import __version__
-    from voice_agent_cli.metrics import current
 
     resource = Resource.create({"service.name": service_name, "service.version": __version__})
     # shutdown_on_exit=False: shutdown() is called by whoever configured this; an
@@ -147,10 +145,9 @@ def configure(
     meter_provider = MeterProvider(
         resource=resource, metric_readers=readers, shutdown_on_exit=False
     )
-    registry = metrics or current()
-    sink = _OtelMetricsSink(meter_provider.get_meter("voice_agent_cli"), registry)
-    registry.add_sink(sink)
-    _STATE = _Telemetry(tracer_provider, meter_provider, sink, registry)
+    sink = _OtelMetricsSink(meter_provider.get_meter("voice_agent_cli"), metrics)
+    metrics.add_sink(sink)
+    _STATE = _Telemetry(tracer_provider, meter_provider, sink, metrics)
 
 
 def _otlp_exporters(endpoint: str | None) -> tuple[Any, Any]:
@@ -183,14 +180,14 @@ def shutdown() -> None:
 
 def _attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
     """Correlation ids plus the given attributes, as OpenTelemetry accepts them."""
-    out: dict[str, Any] = {f"va.{name}": value for name, value in log.correlation().items()}
+    out: dict[str, Any] = {f"va.{name}": value for name, value in ids.correlation().items()}
     for key, value in attributes.items():
         if value is None:
             continue
         if isinstance(value, str):
-            value = log.redact(value)
+            value = redaction.redact(value)
         elif not isinstance(value, bool | int | float):
-            value = log.redact(str(value))
+            value = redaction.redact(str(value))
         out[key if "." in key else f"va.{key}"] = value
     return out
 

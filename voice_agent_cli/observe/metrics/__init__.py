@@ -2,7 +2,7 @@
 
 Report from anywhere (voice, rooms, tools, breakers) without holding a reference::
 
-    from voice_agent_cli import metrics
+    from voice_agent_cli.observe import metrics
 
     metrics.observe("tts_ttfb", 84.2)                  # a latency sample, in ms
     metrics.increment("errors", type="LLMTimeout")     # a counter with labels
@@ -12,11 +12,11 @@ Report from anywhere (voice, rooms, tools, breakers) without holding a reference
 
 These go to the *current* registry: the process-wide one, or the one a test or
 a benchmark installed with :func:`use`. Agent turns are measured by one
-observer (:func:`instrument`, done by ``core.build.open_agent``), from the
-timings the agent puts on its events.
+observer (:func:`voice_agent_cli.observe.turns.instrument`, done by
+``core.build.open_agent``), from the timings the agent puts on its events.
 
 Exports: :meth:`Metrics.as_json` (JSON), :mod:`.prometheus` (``--metrics-port``),
-and the OpenTelemetry bridge in :mod:`voice_agent_cli.tracing`. Only the
+and the OpenTelemetry bridge in :mod:`voice_agent_cli.observe.tracing`. Only the
 standard library is imported here.
 """
 
@@ -25,20 +25,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
 
-from voice_agent_cli.metrics.histogram import LogHistogram, exact_percentile
-from voice_agent_cli.metrics.registry import (
+from voice_agent_cli.observe.metrics.histogram import LogHistogram, exact_percentile
+from voice_agent_cli.observe.metrics.registry import (
     DEFAULT_PERCENTILES,
     MetricEvent,
     Metrics,
     MetricsSink,
     summarize,
 )
-
-if TYPE_CHECKING:
-    from voice_agent_cli.core.agent import Agent
-    from voice_agent_cli.metrics.observer import TurnMetricsObserver
 
 __all__ = [
     "DEFAULT_PERCENTILES",
@@ -51,7 +46,6 @@ __all__ = [
     "event",
     "exact_percentile",
     "increment",
-    "instrument",
     "observe",
     "set_gauge",
     "summarize",
@@ -100,12 +94,3 @@ def circuit(name: str, state: str, reason: str = "") -> None:
 def event(message: str, *, kind: str = "info") -> None:
     """Add a line to the live view's recent events."""
     current().event(message, kind=kind)
-
-
-def instrument(agent: Agent, metrics: Metrics | None = None) -> TurnMetricsObserver:
-    """Measure every turn of ``agent`` into ``metrics`` (default: the current registry)."""
-    from voice_agent_cli.metrics.observer import TurnMetricsObserver
-
-    observer = TurnMetricsObserver(metrics or current())
-    agent.add_observer(observer)
-    return observer

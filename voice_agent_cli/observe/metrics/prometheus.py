@@ -1,6 +1,6 @@
 """Prometheus export: the text format, and the HTTP endpoint of ``--metrics-port``.
 
-A custom collector reads :class:`~voice_agent_cli.metrics.Metrics` at scrape
+A custom collector reads :class:`~voice_agent_cli.observe.metrics.Metrics` at scrape
 time, so nothing is duplicated and the numbers are those the live view shows:
 
 - ``va_stage_latency_ms{stage, quantile}``: a summary per stage (p50/p95/p99,
@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from voice_agent_cli.metrics import LogHistogram, Metrics
+    from voice_agent_cli.observe.metrics import LogHistogram, Metrics
 
 _QUANTILES = (0.5, 0.95, 0.99)
 _CIRCUIT_STATES = ("closed", "open", "half_open")
