@@ -17,8 +17,8 @@ import pytest
 from tests.buffer_helpers import turn
 from voice_agent_cli.buffer import ResponseBuffer, build_buffer
 from voice_agent_cli.buffer.disk import DiskReplyStore, open_disk_store
+from voice_agent_cli.compose.agent import open_agent
 from voice_agent_cli.config import load_settings
-from voice_agent_cli.core.build import open_agent
 from voice_agent_cli.testing import FakeLLM
 
 WRITER = textwrap.dedent(

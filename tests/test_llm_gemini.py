@@ -328,8 +328,8 @@ async def test_a_retired_model_is_a_usage_error_that_names_it(
 async def test_thinking_is_bounded_as_the_profile_says(
     fake_gemini: FakeGemini, overrides: dict[str, object], expected: dict[str, object] | None
 ) -> None:
+    from voice_agent_cli.compose.agent import build_provider
     from voice_agent_cli.config import load_settings
-    from voice_agent_cli.core.build import build_provider
 
     settings = load_settings(None, overrides, environ={"GEMINI_API_KEY": TEST_KEY})
     llm = build_provider(settings, "gemini")

@@ -406,8 +406,8 @@ async def test_the_sdk_environment_variables_are_honoured(
 async def test_profile_headers_reach_the_server_with_variables_resolved(
     fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from voice_agent_cli.compose.agent import build_provider
     from voice_agent_cli.config import load_settings
-    from voice_agent_cli.core.build import build_provider
 
     monkeypatch.setenv("GATEWAY_TOKEN", "tok-123")
     settings = load_settings(

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 from tests.mcp_helpers import mcp, script, shipped
+from voice_agent_cli.compose.agent import open_agent
 from voice_agent_cli.config import load_settings
 from voice_agent_cli.contracts.events import (
     FillerSpeech,
@@ -15,7 +16,6 @@ from voice_agent_cli.contracts.events import (
     TurnCompleted,
 )
 from voice_agent_cli.core.agent import Agent, AgentOptions
-from voice_agent_cli.core.build import open_agent
 from voice_agent_cli.llm.gemini import GeminiLLM
 from voice_agent_cli.testing import FakeLLM
 from voice_agent_cli.testing import fake_gemini as gemini_script

@@ -16,10 +16,10 @@ import pytest
 from tests.cli_helpers import json_lines, run_va_process
 from tests.gemini_fixtures import TEST_KEY
 from voice_agent_cli.buffer import build_buffer
+from voice_agent_cli.compose.agent import agent_options
 from voice_agent_cli.config import load_settings
 from voice_agent_cli.contracts.events import Notice, TurnCompleted
 from voice_agent_cli.core.agent import Agent
-from voice_agent_cli.core.build import agent_options
 from voice_agent_cli.llm.fallback import FallbackLLM
 from voice_agent_cli.llm.gemini import GeminiLLM
 from voice_agent_cli.llm.settings import DEFAULT_GEMINI_MODEL

@@ -32,7 +32,7 @@ from pydantic import (
     ValidationError,
 )
 
-from voice_agent_cli.bench._settings import BenchSettings
+from voice_agent_cli.bench.settings import BenchSettings
 from voice_agent_cli.buffer.settings import BufferSettings, CacheSettings
 from voice_agent_cli.contracts.secrets import Secret
 from voice_agent_cli.core.settings import (

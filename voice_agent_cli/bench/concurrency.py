@@ -48,9 +48,9 @@ MAX_OUTPUT_TOKENS = 64
 async def run(options: BenchOptions) -> ScenarioRun:
     """Measure one session alone, then ``sessions`` sessions at once."""
     from voice_agent_cli.bench._turns import measured_turn
+    from voice_agent_cli.compose.agent import agent_options
     from voice_agent_cli.config import load_settings
     from voice_agent_cli.core.agent import Agent
-    from voice_agent_cli.core.build import agent_options
     from voice_agent_cli.observe import metrics
     from voice_agent_cli.observe.turns import instrument
 
@@ -149,7 +149,7 @@ async def _shared_llm(settings: Settings) -> AsyncIterator[LLM]:
 
         yield FakeLLM(latency_s=bench.fake_llm_latency_ms / 1000)
         return
-    from voice_agent_cli.core.build import build_provider
+    from voice_agent_cli.compose.agent import build_provider
 
     llm = build_provider(settings, settings.llm_provider)
     try:

@@ -28,8 +28,8 @@ PLACEHOLDER_KEY = "va-bench-placeholder-key"
 
 async def run(options: BenchOptions) -> ScenarioRun:
     """Measure ``options.iterations`` Gemini turns after ``options.warmup`` ones."""
+    from voice_agent_cli.compose.agent import open_agent, retry_policy
     from voice_agent_cli.contracts.secrets import Secret
-    from voice_agent_cli.core.build import open_agent, retry_policy
     from voice_agent_cli.llm.gemini import GeminiLLM
 
     settings = plain_chat_settings(options.profile, {"llm.provider": "gemini"})

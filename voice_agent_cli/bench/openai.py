@@ -29,7 +29,7 @@ MAX_OUTPUT_TOKENS = 64
 
 async def run(options: BenchOptions) -> ScenarioRun:
     """Measure ``options.iterations`` turns after ``options.warmup`` ones."""
-    from voice_agent_cli.core.build import open_agent
+    from voice_agent_cli.compose.agent import open_agent
 
     # No failover: a turn the embedded model answered would be measured as the server's.
     overrides = {

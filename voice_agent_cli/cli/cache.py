@@ -283,7 +283,7 @@ async def _export(settings: Settings) -> dict[str, Any]:
 async def _warm(settings: Settings, questions: list[str], *, show_progress: bool) -> dict[str, Any]:
     """Ask each question in a fresh conversation; report what became of each reply."""
     from voice_agent_cli.buffer import ResponseBuffer
-    from voice_agent_cli.core.build import open_agent
+    from voice_agent_cli.compose.agent import open_agent
     from voice_agent_cli.errors import (
         CacheUnavailable,
         DependencyUnavailable,

@@ -330,7 +330,7 @@ class ChatSession:
         return self._agent
 
     async def _open_agent(self) -> Agent:
-        from voice_agent_cli.core.build import open_agent
+        from voice_agent_cli.compose.agent import open_agent
 
         # The session first: an unknown --session ID fails before any model loads.
         await self._open_session()

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from voice_agent_cli.core.agent import Agent
     from voice_agent_cli.llm.base import LLM
     from voice_agent_cli.rooms.events import RoomEvent
+    from voice_agent_cli.rooms.policy import AnswerPolicy
     from voice_agent_cli.rooms.sdk import RoomLike
     from voice_agent_cli.rooms.session import RoomAgent
     from voice_agent_cli.rooms.sessions import RoomSessions
@@ -261,51 +262,14 @@ class JoinRun:
         room_agent.add_observer(sessions.observe)
 
     def room_agent(self) -> RoomAgent:
-        from voice_agent_cli.rooms.audio_out import AgentTrack
-        from voice_agent_cli.rooms.backoff import ReconnectPolicy
-        from voice_agent_cli.rooms.connection import RoomConnection
-        from voice_agent_cli.rooms.sdk import new_room
-        from voice_agent_cli.rooms.session import RoomAgent
-        from voice_agent_cli.rooms.transcripts import TranscriptPublisher
+        from voice_agent_cli.compose.rooms import build_room_agent
 
-        livekit = self.settings.profile.livekit
-        policy = (
-            ReconnectPolicy(
-                livekit.reconnect_base_s,
-                livekit.reconnect_max_s,
-                livekit.reconnect_jitter,
-                livekit.reconnect_attempts,
-            )
-            if livekit.reconnect
-            else None
-        )
-        connection = RoomConnection(
-            self.target.url,
-            self.target.room,
-            self.target.tokens,
-            connect_timeout_s=livekit.connect_timeout_s,
-            policy=policy,
-            room_factory=self.room_factory or new_room,
-        )
-        return RoomAgent(
-            connection,
-            identity=self.target.identity,
-            track=AgentTrack(livekit.sample_rate),
-            transcripts=TranscriptPublisher(
-                topic=livekit.transcript_topic,
-                transcription_events=livekit.transcription_events,
-            ),
-        )
+        return build_room_agent(self.settings, self.target, room_factory=self.room_factory)
 
-    def _policy(self) -> Any:
-        from voice_agent_cli.rooms.policy import AnswerPolicy
+    def _policy(self) -> AnswerPolicy:
+        from voice_agent_cli.compose.rooms import answer_policy
 
-        livekit = self.settings.profile.livekit
-        # The agent answers to its display name too ("--name Nova": "hey nova, ...").
-        names = [*livekit.names, " ".join(self.target.name.lower().split())]
-        return AnswerPolicy(
-            livekit.answer, participant=livekit.participant, names=list(dict.fromkeys(names))
-        )
+        return answer_policy(self.settings, self.target)
 
     async def _enable_voice(
         self, stack: AsyncExitStack, room_agent: RoomAgent, view: RoomView
@@ -347,7 +311,7 @@ class JoinRun:
 
     async def _open_engines(self, stack: AsyncExitStack, view: RoomView) -> Engines | None:
         """The agent and speech engines, loaded now and closed with ``stack``; None if stopped."""
-        from voice_agent_cli.core.build import open_agent
+        from voice_agent_cli.compose.agent import open_agent
         from voice_agent_cli.speech.build import build_engines, load_models
 
         view.note("loading the speech models and the LLM...")

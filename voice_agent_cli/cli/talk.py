@@ -216,7 +216,7 @@ class TalkRun:
         self._xrun_counter: XrunCounter | None = None
 
     async def main(self, *, realtime: bool = False) -> None:
-        from voice_agent_cli.core.build import open_agent
+        from voice_agent_cli.compose.agent import open_agent
         from voice_agent_cli.observe import metrics
         from voice_agent_cli.sessions.recorder import open_session_book
         from voice_agent_cli.speech.build import (

@@ -94,7 +94,7 @@ class EvalRunner:
         if case.skip is not None:
             result.skipped = case.skip
             return result
-        from voice_agent_cli.core.build import open_agent
+        from voice_agent_cli.compose.agent import open_agent
 
         started = time.perf_counter()
         with _scratch_home(home):

@@ -4,7 +4,7 @@ Every long-running command (``chat``, ``talk``, ``join``, ``bench``) wraps its
 work in :func:`observe_command`::
 
     with observe_command(settings, "talk") as observed:
-        ...  # open the agent (core.build instruments it), run the session
+        ...  # open the agent (compose.agent instruments it), run the session
 
 which, from the profile's ``[observability]`` section (flags and ``VA_*``
 variables already folded in):

@@ -13,7 +13,7 @@ Report from anywhere (voice, rooms, tools, breakers) without holding a reference
 These go to the *current* registry: the process-wide one, or the one a test or
 a benchmark installed with :func:`use`. Agent turns are measured by one
 observer (:func:`voice_agent_cli.observe.turns.instrument`, done by
-``core.build.open_agent``), from the timings the agent puts on its events.
+``compose.agent.open_agent``), from the timings the agent puts on its events.
 
 Exports: :meth:`Metrics.as_json` (JSON), :mod:`.prometheus` (``--metrics-port``),
 and the OpenTelemetry bridge in :mod:`voice_agent_cli.observe.tracing`. Only the

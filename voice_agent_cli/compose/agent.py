@@ -1,7 +1,15 @@
 """Build a ready agent from the effective settings: the one place that wires the core.
 
 Every command opens its agent with :func:`open_agent`, so chat, talk, join and
-bench share the same LLM choice, tools and buffer for a given profile.
+bench share the same LLM choice, tools and buffer for a given profile::
+
+    Settings ─► LLM (or its failover chain) ─┐
+             ─► response buffer ─────────────┤
+             ─► MCP tools ───────────────────┼─► Agent ─► one observer ─► Metrics
+             ─► experts, router, rate limits ┘            (turns, breakers)
+
+It sits above the layers it wires (:mod:`voice_agent_cli.config`, the core,
+the providers), so none of them needs to import the others.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ if TYPE_CHECKING:
     from voice_agent_cli.core.router import ComplexityRouter
     from voice_agent_cli.core.settings import BreakerSettings
     from voice_agent_cli.core.tool_router import ToolRouter
+    from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.tools.base import ToolProvider
     from voice_agent_cli.tools.mcp import MCPTools
 
@@ -118,8 +127,13 @@ async def open_agent(
     *,
     llm: LLM | None = None,
     progress: ProgressCallback | None = None,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[Agent]:
-    """An agent for ``settings``, with everything it opened closed on exit."""
+    """An agent for ``settings``, with everything it opened closed on exit.
+
+    Its turns and circuit breakers report into ``metrics`` (the command's registry;
+    by default the one in force in this context).
+    """
     async with AsyncExitStack() as stack:
         breakers = CircuitBreakers()
         llm = llm or build_llm(settings, progress=progress, breakers=breakers)
@@ -154,7 +168,7 @@ async def open_agent(
             breakers=breakers,
             tool_router=_tool_router(settings),
         )
-        _observe(agent, breakers)
+        _observe(agent, breakers, metrics)
         yield agent
 
 
@@ -167,12 +181,12 @@ def _tool_router(settings: Settings) -> ToolRouter | None:
     return ToolRouter()
 
 
-def _observe(agent: Agent, breakers: CircuitBreakers) -> None:
+def _observe(agent: Agent, breakers: CircuitBreakers, registry: Metrics | None) -> None:
     """One observer measures every turn; breaker states feed the same metrics."""
     from voice_agent_cli.observe import metrics
     from voice_agent_cli.observe.turns import instrument
 
-    registry = metrics.current()
+    registry = registry or metrics.current()
     instrument(agent, registry)
     for breaker in breakers:
         registry.circuit(breaker.name, breaker.state)
