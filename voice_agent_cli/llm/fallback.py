@@ -57,7 +57,7 @@ class FallbackLLM(LLM):
         self._answering: ContextVar[LLM | None] = ContextVar(
             f"va-answering-{id(self)}", default=None
         )
-        self.context_window = getattr(primary, "context_window", None)
+        self.context_window = primary.context_window
 
     @property
     def name(self) -> str:
