@@ -1,7 +1,19 @@
-"""Typed events of one agent turn, and the timings that travel with them.
+"""The one vocabulary of a turn: typed events, and the stage timings that travel with them.
 
 The agent yields these; the commands render them (chat prints deltas, talk
-speaks them, bench measures them). The core never prints.
+speaks them, bench measures them), the observer (:mod:`voice_agent_cli.observe.turns`)
+turns them into metrics, log records and spans, and ``--json`` prints
+:meth:`TurnCompleted.as_json`. The core never prints.
+
+Stage names are LiveKit Agents' where one exists, and are typed (:data:`Stage`):
+a producer that misspells one fails ``mypy``, and every consumer (dashboard,
+logs, bench, JSON) reads the same names::
+
+    agent core:  buffer_lookup, llm_ttft, tool_time, expert_time, validation, total
+    voice:       end_of_turn_delay, transcription_delay, tts_ttfb, e2e_latency
+
+:class:`Notice` is the one "tell the user, outside the reply" event, with the
+levels every layer needs (the room layer sends it too).
 """
 
 from __future__ import annotations
@@ -17,6 +29,46 @@ from voice_agent_cli.contracts.messages import ToolCall, ToolResult
 #: Which path produced a reply.
 ReplySource = Literal["prebuffered", "cache", "llm", "experts", "degraded"]
 
+#: A stage of a turn, timed in milliseconds.
+Stage = Literal[
+    # The agent core (TurnTimings below).
+    "buffer_lookup",  # the response buffer's lookup (hit or miss)
+    "llm_ttft",  # from asking the LLM to its first text (LiveKit: LLMMetrics.ttft)
+    "tool_time",  # tool calls, all steps together
+    "expert_time",  # consulting the experts, in parallel
+    "validation",  # an expert checking the draft
+    "total",  # the whole turn, as the agent saw it
+    # The voice loop (LiveKit: EOUMetrics, STTMetrics, TTSMetrics).
+    "end_of_turn_delay",  # end of speech -> end of turn decided
+    "transcription_delay",  # end of speech -> final transcript
+    "tts_ttfb",  # reply text -> first audio
+    "e2e_latency",  # end of speech -> first audio out
+]
+
+#: The stages the agent core measures.
+AGENT_STAGES: tuple[Stage, ...] = (
+    "buffer_lookup",
+    "llm_ttft",
+    "tool_time",
+    "expert_time",
+    "validation",
+    "total",
+)
+#: The per-turn stages of the voice loop (``llm_ttft`` comes from the agent core).
+VOICE_STAGES: tuple[Stage, ...] = (
+    "end_of_turn_delay",
+    "transcription_delay",
+    "llm_ttft",
+    "tts_ttfb",
+    "e2e_latency",
+)
+
+#: Measured stages of one turn, in milliseconds, keyed by :data:`Stage` names.
+#: A plain ``dict[str, float]``: JSON as it is, and layers add their stages to the
+#: agent's (dict keys are invariant, so a ``dict[Stage, float]`` would not mix).
+#: Producers write through :class:`TurnTimings`, whose methods take a :data:`Stage`.
+StageTimings = dict[str, float]
+
 
 class TurnTimings:
     """Stage durations of one turn, in milliseconds, measured on a monotonic clock.
@@ -27,22 +79,22 @@ class TurnTimings:
 
     def __init__(self) -> None:
         self.started = time.perf_counter()
-        self.stages: dict[str, float] = {}
+        self.stages: StageTimings = {}
 
-    def record(self, stage: str, milliseconds: float) -> None:
+    def record(self, stage: Stage, milliseconds: float) -> None:
         """Set a stage's duration (the last value wins)."""
         self.stages[stage] = round(milliseconds, 3)
 
-    def add(self, stage: str, milliseconds: float) -> None:
+    def add(self, stage: Stage, milliseconds: float) -> None:
         """Add to a stage that happens several times in a turn (e.g. tool time)."""
         self.stages[stage] = round(self.stages.get(stage, 0.0) + milliseconds, 3)
 
-    def since_start(self, stage: str) -> None:
+    def since_start(self, stage: Stage) -> None:
         """Record ``stage`` as the time from the start of the turn until now."""
         self.record(stage, (time.perf_counter() - self.started) * 1000)
 
     @contextmanager
-    def measure(self, stage: str, *, accumulate: bool = False) -> Iterator[None]:
+    def measure(self, stage: Stage, *, accumulate: bool = False) -> Iterator[None]:
         """Time the body of a ``with`` block as ``stage``."""
         begin = time.perf_counter()
         try:
@@ -51,7 +103,7 @@ class TurnTimings:
             elapsed = (time.perf_counter() - begin) * 1000
             (self.add if accumulate else self.record)(stage, elapsed)
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> StageTimings:
         """The stages as a plain dict (a copy)."""
         return dict(self.stages)
 
@@ -84,7 +136,7 @@ class Notice:
     """Something the user should be told once, outside the reply (e.g. degraded mode)."""
 
     message: str
-    level: Literal["info", "warning"] = "info"
+    level: Literal["info", "warning", "error"] = "info"
 
 
 @dataclass(frozen=True)
@@ -102,7 +154,7 @@ class TurnCompleted:
     user_text: str
     reply: str
     source: ReplySource
-    timings: dict[str, float]
+    timings: StageTimings
     llm: str | None = None
     tool_calls: tuple[str, ...] = ()
     interrupted: bool = False
