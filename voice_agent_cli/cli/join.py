@@ -38,6 +38,7 @@ from voice_agent_cli.cli.common import (
     ModelOption,
     ProfileOption,
     SystemOption,
+    live_console,
     load,
     stderr_console,
 )
@@ -207,7 +208,7 @@ class JoinRun:
 
         remove_handlers = self._handle_signals()
         room_agent = self.room_agent()
-        live_console = _live_console() if not self.json_output else None
+        terminal = live_console() if not self.json_output else None
         view = JoinView(
             sys.stdout,
             stderr_console(),
@@ -216,7 +217,7 @@ class JoinRun:
             metrics=metrics.current(),
             participants=room_agent.participants,
             json_output=self.json_output,
-            live_console=live_console,
+            live_console=terminal,
             policy=self._policy().describe(),
         )
         try:
@@ -360,10 +361,3 @@ class JoinRun:
                 loop.remove_signal_handler(number)
 
         return remove
-
-
-def _live_console() -> Any:
-    from rich.console import Console
-
-    console = Console(stderr=True, highlight=False)
-    return console if console.is_terminal and sys.stdout.isatty() else None

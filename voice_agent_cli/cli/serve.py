@@ -34,6 +34,7 @@ from voice_agent_cli.cli.common import (
     ModelOption,
     ProfileOption,
     SystemOption,
+    live_console,
     load,
 )
 
@@ -145,7 +146,7 @@ class ServeRun:
         view = ServeView(
             sys.stdout,
             metrics=metrics.current(),
-            live_console=None if self.json_output else _live_console(),
+            live_console=None if self.json_output else live_console(),
             agent_name=serve_settings.agent_name,
         )
         engines = SharedEngines(self.settings, llm=self.llm)
@@ -172,10 +173,3 @@ class ServeRun:
                 return await serve_until_signalled(worker)
         finally:
             await engines.aclose()
-
-
-def _live_console() -> Any:
-    from rich.console import Console
-
-    console = Console(stderr=True, highlight=False)
-    return console if console.is_terminal and sys.stdout.isatty() else None

@@ -30,6 +30,7 @@ from voice_agent_cli.cli.common import (
     SessionOption,
     SystemOption,
     check_one_session,
+    live_console,
     load,
     loading_status,
     print_json,
@@ -270,7 +271,7 @@ class TalkRun:
                 recorder = await book.start("talk", llm=agent.llm.name)
             if recorder is not None and recorder.resumed:
                 await recorder.load_history(agent.conversation)
-            live_console = None if self.json_output else _live_console()
+            terminal = None if self.json_output else live_console(stderr=False)
             header = f"va talk · {agent.llm.name} · {stt.name} · {tts.name}"
             if recorder is not None:
                 header += f" · session {recorder.id}"
@@ -278,7 +279,7 @@ class TalkRun:
                 sys.stdout,
                 err,
                 json_output=self.json_output,
-                live_console=live_console,
+                live_console=terminal,
                 header=header,
                 metrics=metrics.current(),
             ) as view:
@@ -309,7 +310,7 @@ class TalkRun:
                 stack.push_async_callback(session.aclose)
                 if source.realtime:
                     loading.add_done_callback(lambda task: _say_ready(task, view))
-                if live_console is None and not self.json_output and not self.inputs:
+                if terminal is None and not self.json_output and not self.inputs:
                     err.print(f"[dim]{header} - listening (Ctrl-C to quit)[/]")
                 await session.run()
 
@@ -362,13 +363,6 @@ class TalkRun:
 
             self._xrun_counter = XrunCounter(threshold=self.settings.profile.voice.xrun_warning)
         return self._xrun_counter
-
-
-def _live_console() -> Any:
-    from rich.console import Console
-
-    console = Console(highlight=False)
-    return console if console.is_terminal else None
 
 
 async def _warm_buffered_replies(
