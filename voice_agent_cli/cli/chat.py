@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from voice_agent_cli.contracts.events import TurnCompleted
     from voice_agent_cli.core.agent import Agent
     from voice_agent_cli.errors import VAError
+    from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.privacy import PrivacySettings
     from voice_agent_cli.sessions.recorder import SessionBook, SessionRecorder
 
@@ -111,9 +112,10 @@ def chat(
         return
     from voice_agent_cli.observe.command import observe_command
 
-    with observe_command(settings, "chat", metrics_json=metrics_json):
+    with observe_command(settings, "chat", metrics_json=metrics_json) as observed:
         session = ChatSession(
             settings,
+            metrics=observed.metrics,
             json_output=json_output,
             dashboard=dashboard,
             resume=session_id,
@@ -190,8 +192,11 @@ class ChatSession:
         dashboard: bool = False,
         resume: str | None = None,
         continue_last: bool = False,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
+        #: The command's registry: the agent reports into it, the dashboard reads it.
+        self.metrics = metrics
         self.json_output = json_output
         self.dashboard = dashboard
         self.resume = resume
@@ -298,18 +303,22 @@ class ChatSession:
         """The live dashboard for a scripted run (``--dashboard``), else nothing."""
         if not self.dashboard:
             return nullcontext()
-        from voice_agent_cli.observe import metrics
         from voice_agent_cli.ui.dashboard import LiveDashboard
 
-        return LiveDashboard(metrics.current(), self.err, title="va chat")
+        return LiveDashboard(self._registry(), self.err, title="va chat")
 
     def _print_dashboard(self) -> None:
         """In the REPL, the dashboard is drawn once after each turn: input stays undisturbed."""
         if self.dashboard:
-            from voice_agent_cli.observe import metrics
             from voice_agent_cli.ui.dashboard import render
 
-            self.err.print(render(metrics.current().as_json(), title="va chat"))
+            self.err.print(render(self._registry().as_json(), title="va chat"))
+
+    def _registry(self) -> Metrics:
+        """The command's metrics (the registry in force, for a session built without one)."""
+        from voice_agent_cli.observe import metrics
+
+        return self.metrics or metrics.current()
 
     def _describe_llm(self) -> str:
         from voice_agent_cli.providers.chain import describe_chain
@@ -337,7 +346,7 @@ class ChatSession:
         message = "Loading the local model..." if self.settings.llm_provider == "local" else ""
         with loading_status(message or "Connecting...") as progress:
             agent = await self._stack.enter_async_context(
-                open_agent(self.settings, progress=progress)
+                open_agent(self.settings, progress=progress, metrics=self._registry())
             )
             await agent.start()
         if self.recorder is not None:

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from voice_agent_cli.config import Settings
     from voice_agent_cli.core.agent import Agent
     from voice_agent_cli.llm.base import LLM
+    from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.rooms.events import RoomEvent
     from voice_agent_cli.rooms.policy import AnswerPolicy
     from voice_agent_cli.rooms.sdk import RoomLike
@@ -151,10 +152,10 @@ def join(
     from voice_agent_cli.observe.command import observe_command
 
     with (
-        observe_command(settings, "join", metrics_json=metrics_json),
+        observe_command(settings, "join", metrics_json=metrics_json) as observed,
         quiet_sdk_logs(settings),
     ):
-        run = JoinRun(settings, target, json_output=json_output)
+        run = JoinRun(settings, target, json_output=json_output, metrics=observed.metrics)
         try:
             asyncio.run(run.main())
         except asyncio.CancelledError:
@@ -192,8 +193,11 @@ class JoinRun:
         json_output: bool,
         room_factory: Callable[[], RoomLike] | None = None,
         llm: LLM | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
+        #: The command's registry: the agent reports into it, the view reads it.
+        self.metrics = metrics
         self.target = target
         self.json_output = json_output
         self.room_factory = room_factory
@@ -214,7 +218,7 @@ class JoinRun:
             stderr_console(),
             room=self.target.room,
             agent=self.target.identity,
-            metrics=metrics.current(),
+            metrics=self.metrics or metrics.current(),
             participants=room_agent.participants,
             json_output=self.json_output,
             live_console=terminal,
@@ -319,7 +323,9 @@ class JoinRun:
         stt, tts = build_engines(self.settings.profile)
         stack.push_async_callback(stt.aclose)
         stack.push_async_callback(tts.aclose)
-        agent = await stack.enter_async_context(open_agent(self.settings, llm=self.llm))
+        agent = await stack.enter_async_context(
+            open_agent(self.settings, llm=self.llm, metrics=self.metrics)
+        )
         if not await self._until_stopped(load_models(agent, stt, tts)):
             return None
         return agent, stt, tts

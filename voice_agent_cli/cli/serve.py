@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
     from voice_agent_cli.config import Settings
     from voice_agent_cli.llm.base import LLM
+    from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.rooms.sdk import RoomLike
 
 
@@ -100,8 +101,12 @@ def serve(
     from voice_agent_cli.cli.join import quiet_sdk_logs
     from voice_agent_cli.observe.command import observe_command
 
-    with observe_command(settings, "serve", metrics_json=metrics_json), quiet_sdk_logs(settings):
+    with (
+        observe_command(settings, "serve", metrics_json=metrics_json) as observed,
+        quiet_sdk_logs(settings),
+    ):
         run = ServeRun(settings, server, key, secret, json_output=json_output)
+        run.metrics = observed.metrics
         code = asyncio.run(run.main())
     if code:
         raise SystemExit(code)
@@ -134,6 +139,8 @@ class ServeRun:
         self.room_factory = room_factory
         self.llm = llm
         self.cpu_load = cpu_load
+        #: The command's registry: the view reads it (None: the registry in force).
+        self.metrics: Metrics | None = None
 
     async def main(self) -> int:
         """Serve until drained; the exit code (0 drained, 130 forced by a second signal)."""
@@ -145,7 +152,7 @@ class ServeRun:
         serve_settings = self.settings.profile.serve
         view = ServeView(
             sys.stdout,
-            metrics=metrics.current(),
+            metrics=self.metrics or metrics.current(),
             live_console=None if self.json_output else live_console(),
             agent_name=serve_settings.agent_name,
         )

@@ -39,6 +39,7 @@ from voice_agent_cli.cli.common import (
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Profile, Settings
+    from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.sessions.recorder import SessionBook, SessionRecorder
     from voice_agent_cli.speech.io import AudioSink, AudioSource
     from voice_agent_cli.speech.tts import TextToSpeech
@@ -144,7 +145,8 @@ def talk(
         resume=session_id,
         continue_last=continue_last,
     )
-    with observe_command(settings, "talk", metrics_json=metrics_json):
+    with observe_command(settings, "talk", metrics_json=metrics_json) as observed:
+        talk_run.metrics = observed.metrics
         try:
             asyncio.run(talk_run.main(realtime=realtime))
         except KeyboardInterrupt:
@@ -214,6 +216,8 @@ class TalkRun:
         #: The session to go on with: an id (``--session``), or the last one (``--continue``).
         self.resume = resume
         self.continue_last = continue_last
+        #: The command's registry: the agent reports into it, the view reads it.
+        self.metrics: Metrics | None = None
         self._xrun_counter: XrunCounter | None = None
 
     async def main(self, *, realtime: bool = False) -> None:
@@ -229,6 +233,8 @@ class TalkRun:
         from voice_agent_cli.speech.events import VoiceEvent, VoiceTurn
         from voice_agent_cli.speech.pipeline import VoiceSession
         from voice_agent_cli.ui.talk_view import TalkView
+
+        registry = self.metrics or metrics.current()
 
         profile = self.settings.profile
         async with AsyncExitStack() as stack:
@@ -247,7 +253,7 @@ class TalkRun:
             stack.push_async_callback(tts.aclose)
             with loading_status("Loading the speech models and the LLM...") as progress:
                 agent = await stack.enter_async_context(
-                    open_agent(self.settings, progress=progress)
+                    open_agent(self.settings, progress=progress, metrics=registry)
                 )
                 await asyncio.to_thread(import_engine_modules)  # before any parallel load
                 await agent.llm.prepare()  # a first run's assembly shows its progress here
@@ -281,7 +287,7 @@ class TalkRun:
                 json_output=self.json_output,
                 live_console=terminal,
                 header=header,
-                metrics=metrics.current(),
+                metrics=registry,
             ) as view:
 
                 def observe(event: VoiceEvent) -> None:
