@@ -269,7 +269,9 @@ class JoinRun:
     def room_agent(self) -> RoomAgent:
         from voice_agent_cli.compose.rooms import build_room_agent
 
-        return build_room_agent(self.settings, self.target, room_factory=self.room_factory)
+        return build_room_agent(
+            self.settings, self.target, room_factory=self.room_factory, metrics=self.metrics
+        )
 
     def _policy(self) -> AnswerPolicy:
         from voice_agent_cli.compose.rooms import answer_policy

@@ -167,6 +167,7 @@ async def open_agent(
             limits=limits,
             breakers=breakers,
             tool_router=_tool_router(settings),
+            metrics=metrics,
         )
         _observe(agent, breakers, metrics)
         yield agent

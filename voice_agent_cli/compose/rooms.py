@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Settings
+    from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.rooms.policy import AnswerPolicy
     from voice_agent_cli.rooms.sdk import RoomLike
     from voice_agent_cli.rooms.session import RoomAgent
@@ -29,10 +30,12 @@ def build_room_agent(
     target: RoomTarget,
     *,
     room_factory: Callable[[], RoomLike] | None = None,
+    metrics: Metrics | None = None,
 ) -> RoomAgent:
     """The agent's presence in ``target``'s room: connection, audio track, transcripts.
 
-    ``room_factory`` replaces the LiveKit SDK's room (tests use a fake room).
+    ``room_factory`` replaces the LiveKit SDK's room (tests use a fake room);
+    the room's gauges, counters and events go to ``metrics``.
     """
     from voice_agent_cli.rooms.audio_out import AgentTrack
     from voice_agent_cli.rooms.backoff import ReconnectPolicy
@@ -67,7 +70,9 @@ def build_room_agent(
         transcripts=TranscriptPublisher(
             topic=livekit.transcript_topic,
             transcription_events=livekit.transcription_events,
+            metrics=metrics,
         ),
+        metrics=metrics,
     )
 
 

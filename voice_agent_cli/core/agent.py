@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from voice_agent_cli.core.experts import ExpertPanel
     from voice_agent_cli.core.router import ComplexityRouter
     from voice_agent_cli.core.tool_router import ToolRouter
+    from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.ratelimit import RateLimits
     from voice_agent_cli.resilience import CircuitBreakers
 
@@ -78,8 +79,12 @@ class Agent:
         limits: RateLimits | None = None,
         breakers: CircuitBreakers | None = None,
         tool_router: ToolRouter | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.llm = llm
+        #: Where failed turns are counted (None: the registry in force); the rest of a
+        #: turn's figures come from its events, through the observers.
+        self.metrics = metrics
         self.options = options
         self.tools = tools
         self.buffer = buffer
@@ -185,7 +190,7 @@ class Agent:
         except Exception as exc:
             if isinstance(exc, VAError) and exc.turn_id is None:
                 exc.turn_id = turn_id  # so that --json can name the turn that failed
-            metrics.increment("errors", type=type(exc).__name__)
+            (self.metrics or metrics.current()).increment("errors", type=type(exc).__name__)
             # No answer at all is worth a warning in the log file; other failures are
             # already reported where they happened.
             level = logging.WARNING if isinstance(exc, LLMNoAnswer) else logging.INFO
