@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from voice_agent_cli.core.agent import TurnContext
-from voice_agent_cli.core.messages import ChatMessage, ToolCall
+from voice_agent_cli.contracts.messages import ChatMessage, ToolCall
+from voice_agent_cli.contracts.turns import TurnContext
 
 SYSTEM = "You are a test."
 LLM_NAME = "fake:scripted"

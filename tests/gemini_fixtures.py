@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from voice_agent_cli.config import Secret
+from voice_agent_cli.contracts.secrets import Secret
 from voice_agent_cli.llm.gemini import GeminiLLM
 from voice_agent_cli.resilience import RetryPolicy
 from voice_agent_cli.testing.fake_gemini import FakeGemini

@@ -13,7 +13,7 @@ import pytest
 
 from tests.gemini_fixtures import _no_sleep, no_proxy_for_local_servers
 from tests.redis_server import free_port
-from voice_agent_cli.config import Secret
+from voice_agent_cli.contracts.secrets import Secret
 from voice_agent_cli.llm.openai import OpenAILLM
 from voice_agent_cli.resilience import RetryPolicy
 from voice_agent_cli.testing.fake_openai import FakeOpenAI

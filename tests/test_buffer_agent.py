@@ -10,10 +10,10 @@ import pytest
 
 from voice_agent_cli.buffer import ResponseBuffer, build_buffer
 from voice_agent_cli.buffer.disk import DiskReplyStore
+from voice_agent_cli.compose.agent import agent_options, open_agent
 from voice_agent_cli.config import load_settings
+from voice_agent_cli.contracts.events import TextDelta, TurnCompleted
 from voice_agent_cli.core.agent import Agent, AgentOptions
-from voice_agent_cli.core.build import agent_options, open_agent
-from voice_agent_cli.core.events import TextDelta, TurnCompleted
 from voice_agent_cli.testing import FakeLLM
 from voice_agent_cli.testing.fake_llm import tool_call
 from voice_agent_cli.tools.base import FunctionTools

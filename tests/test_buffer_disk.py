@@ -17,8 +17,8 @@ import pytest
 from tests.buffer_helpers import turn
 from voice_agent_cli.buffer import ResponseBuffer, build_buffer
 from voice_agent_cli.buffer.disk import DiskReplyStore, open_disk_store
+from voice_agent_cli.compose.agent import open_agent
 from voice_agent_cli.config import load_settings
-from voice_agent_cli.core.build import open_agent
 from voice_agent_cli.testing import FakeLLM
 
 WRITER = textwrap.dedent(
@@ -27,7 +27,7 @@ WRITER = textwrap.dedent(
     from pathlib import Path
     from voice_agent_cli.buffer import ResponseBuffer
     from voice_agent_cli.buffer.disk import open_disk_store
-    from voice_agent_cli.core.agent import TurnContext
+    from voice_agent_cli.contracts.turns import TurnContext
 
     directory, name, count, other = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
 

@@ -41,7 +41,7 @@ def fake_llm(monkeypatch: pytest.MonkeyPatch) -> FakeLLM:
     def build_llm(settings: Settings, **kwargs: object) -> FakeLLM:
         return llm
 
-    monkeypatch.setattr("voice_agent_cli.core.build.build_llm", build_llm)
+    monkeypatch.setattr("voice_agent_cli.compose.agent.build_llm", build_llm)
     return llm
 
 

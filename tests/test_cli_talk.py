@@ -32,7 +32,7 @@ def profile(tmp_path: Path) -> Path:
 def fake_llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLLM]:
     """``va talk`` in-process answers with a scripted LLM."""
     llm = FakeLLM(responder=lambda request: "Paris is the capital of France.")
-    monkeypatch.setattr("voice_agent_cli.core.build.build_llm", lambda settings, **kw: llm)
+    monkeypatch.setattr("voice_agent_cli.compose.agent.build_llm", lambda settings, **kw: llm)
     yield llm
 
 

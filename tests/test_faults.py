@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.gemini_fixtures import TEST_KEY
-from voice_agent_cli.config import Secret
+from voice_agent_cli.contracts.events import Notice, TurnCompleted, TurnEvent
+from voice_agent_cli.contracts.secrets import Secret
 from voice_agent_cli.core.agent import Agent, AgentOptions
-from voice_agent_cli.core.events import Notice, TurnCompleted, TurnEvent
 from voice_agent_cli.llm.fallback import FallbackLLM
 from voice_agent_cli.llm.gemini import GeminiLLM
 from voice_agent_cli.resilience import BreakerPolicy, BreakerState, CircuitBreakers, RetryPolicy

@@ -22,9 +22,9 @@ from tests.buffer_helpers import turn
 from tests.cli_helpers import VA
 from tests.gemini_fixtures import TEST_KEY
 from tests.small_fs import fill, small_filesystem
-from voice_agent_cli import log
 from voice_agent_cli.buffer import ResponseBuffer
 from voice_agent_cli.buffer.disk import open_disk_store
+from voice_agent_cli.observe import log
 from voice_agent_cli.testing.fake_gemini import FakeGemini
 
 

@@ -13,8 +13,8 @@ import pytest
 from tests.cli_helpers import json_lines, run_va, run_va_process
 from tests.gemini_fixtures import TEST_KEY as GEMINI_KEY
 from tests.openai_fixtures import TEST_KEY as OPENAI_KEY
+from voice_agent_cli.compose.agent import build_llm
 from voice_agent_cli.config import load_settings
-from voice_agent_cli.core.build import build_llm
 from voice_agent_cli.errors import ConfigError
 from voice_agent_cli.llm.fallback import FallbackLLM
 from voice_agent_cli.resilience import CircuitBreakers

@@ -7,10 +7,10 @@ import asyncio
 import pytest
 
 from tests.gemini_fixtures import TEST_KEY
-from voice_agent_cli.config import Secret
+from voice_agent_cli.contracts.events import ToolCallFinished, TurnCompleted
+from voice_agent_cli.contracts.messages import ChatMessage, ToolSpec
+from voice_agent_cli.contracts.secrets import Secret
 from voice_agent_cli.core.agent import Agent, AgentOptions
-from voice_agent_cli.core.events import ToolCallFinished, TurnCompleted
-from voice_agent_cli.core.messages import ChatMessage, ToolSpec
 from voice_agent_cli.errors import (
     LLMAuthError,
     LLMBadRequest,
@@ -328,8 +328,8 @@ async def test_a_retired_model_is_a_usage_error_that_names_it(
 async def test_thinking_is_bounded_as_the_profile_says(
     fake_gemini: FakeGemini, overrides: dict[str, object], expected: dict[str, object] | None
 ) -> None:
+    from voice_agent_cli.compose.agent import build_provider
     from voice_agent_cli.config import load_settings
-    from voice_agent_cli.core.build import build_provider
 
     settings = load_settings(None, overrides, environ={"GEMINI_API_KEY": TEST_KEY})
     llm = build_provider(settings, "gemini")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from voice_agent_cli.contracts.events import TextDelta, ToolCallFinished, TurnCompleted
+from voice_agent_cli.contracts.messages import ChatMessage, ToolSpec
 from voice_agent_cli.core.agent import Agent, AgentOptions
-from voice_agent_cli.core.events import TextDelta, ToolCallFinished, TurnCompleted
-from voice_agent_cli.core.messages import ChatMessage, ToolSpec
 from voice_agent_cli.errors import ModelUnavailable
 from voice_agent_cli.llm.base import LLMRequest, TextChunk
 from voice_agent_cli.llm.catalogue import QWEN_CODER_05B

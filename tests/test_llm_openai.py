@@ -12,11 +12,10 @@ import socket
 import pytest
 
 from tests.openai_fixtures import TEST_KEY
-from voice_agent_cli import metrics
-from voice_agent_cli.config import Secret
+from voice_agent_cli.contracts.events import ToolCallFinished, TurnCompleted
+from voice_agent_cli.contracts.messages import ChatMessage, ToolCall, ToolResult, ToolSpec
+from voice_agent_cli.contracts.secrets import Secret
 from voice_agent_cli.core.agent import Agent, AgentOptions
-from voice_agent_cli.core.events import ToolCallFinished, TurnCompleted
-from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolResult, ToolSpec
 from voice_agent_cli.errors import (
     EXIT_FAILURE,
     EXIT_UNAVAILABLE,
@@ -32,6 +31,7 @@ from voice_agent_cli.errors import (
 from voice_agent_cli.llm import stats
 from voice_agent_cli.llm.base import LLMRequest, TextChunk
 from voice_agent_cli.llm.openai import OpenAILLM, to_messages
+from voice_agent_cli.observe import metrics
 from voice_agent_cli.resilience import RetryPolicy
 from voice_agent_cli.testing import fake_openai as script
 from voice_agent_cli.testing.fake_openai import FakeOpenAI
@@ -406,8 +406,8 @@ async def test_the_sdk_environment_variables_are_honoured(
 async def test_profile_headers_reach_the_server_with_variables_resolved(
     fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from voice_agent_cli.compose.agent import build_provider
     from voice_agent_cli.config import load_settings
-    from voice_agent_cli.core.build import build_provider
 
     monkeypatch.setenv("GATEWAY_TOKEN", "tok-123")
     settings = load_settings(

@@ -18,14 +18,14 @@ import pytest
 
 from tests.cli_helpers import json_lines, run_va_process
 from tests.openai_fixtures import LLAMA_MODEL, LlamaCppServer
-from voice_agent_cli import metrics
+from voice_agent_cli.contracts.events import ToolCallFinished, TurnCompleted
+from voice_agent_cli.contracts.messages import ChatMessage
 from voice_agent_cli.core.agent import Agent, AgentOptions
-from voice_agent_cli.core.events import ToolCallFinished, TurnCompleted
-from voice_agent_cli.core.messages import ChatMessage
 from voice_agent_cli.errors import EXIT_FAILURE, LLMBadRequest
 from voice_agent_cli.llm import stats
 from voice_agent_cli.llm.base import LLMRequest, TextChunk
 from voice_agent_cli.llm.openai import OpenAILLM
+from voice_agent_cli.observe import metrics
 from voice_agent_cli.tools.base import FunctionTools
 
 pytestmark = pytest.mark.slow

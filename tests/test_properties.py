@@ -25,10 +25,10 @@ from voice_agent_cli.buffer.normalize import normalize
 from voice_agent_cli.buffer.policy import CachePolicy
 from voice_agent_cli.cli.tools import parse_arguments
 from voice_agent_cli.config import load_settings
-from voice_agent_cli.core.agent import TurnContext
+from voice_agent_cli.contracts.turns import TurnContext
 from voice_agent_cli.errors import AudioError, ConfigError, RoomError, UsageError, VAError
-from voice_agent_cli.log import redact
 from voice_agent_cli.masking import mask_args, mask_text, mask_url
+from voice_agent_cli.observe.redaction import redact
 from voice_agent_cli.rooms.tokens import inspect_token
 from voice_agent_cli.speech.audio import read_audio
 from voice_agent_cli.tools.calculator import CalculatorError, evaluate

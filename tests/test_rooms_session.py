@@ -12,14 +12,14 @@ import asyncio
 from livekit import rtc
 
 from tests.rooms_helpers import Clock, enable_deaf_voice, make_room_agent, until
-from voice_agent_cli import metrics
+from voice_agent_cli.contracts.events import Notice
+from voice_agent_cli.observe import metrics
 from voice_agent_cli.rooms.backoff import ReconnectPolicy
 from voice_agent_cli.rooms.events import (
     ConnectionChanged,
     DataMessage,
     ParticipantJoined,
     ParticipantLeft,
-    RoomNotice,
     SpeakingChanged,
 )
 from voice_agent_cli.rooms.policy import AnswerPolicy
@@ -94,7 +94,7 @@ async def test_the_pipeline_limit_is_announced() -> None:
         server.current.add_participant(identity)
         server.current.add_microphone(identity)
     assert room_agent.voices is not None and room_agent.voices.identities == ["a", "b"]
-    [notice] = recorder.of(RoomNotice)
+    [notice] = recorder.of(Notice)
     assert "not transcribing c" in notice.message and notice.level == "warning"
     await room_agent.aclose()
 

@@ -9,7 +9,8 @@ import jwt
 import pytest
 from livekit import api
 
-from voice_agent_cli.config import Secret, load_settings
+from voice_agent_cli.config import load_settings
+from voice_agent_cli.contracts.secrets import Secret
 from voice_agent_cli.errors import ConfigError, RoomAuthError, UsageError
 from voice_agent_cli.rooms.credentials import normalize_url, resolve_credentials
 from voice_agent_cli.rooms.settings import LiveKitSettings

@@ -19,8 +19,8 @@ import pytest
 
 from tests.rooms_helpers import Listener, Recorder, Talker, make_room_agent, until
 from tests.speech_fixtures import silence, timeline, words
-from voice_agent_cli import metrics
 from voice_agent_cli.core.agent import Agent, AgentOptions
+from voice_agent_cli.observe import metrics
 from voice_agent_cli.rooms.events import ParticipantVoice
 from voice_agent_cli.rooms.policy import AnswerPolicy
 from voice_agent_cli.rooms.session import RoomAgent

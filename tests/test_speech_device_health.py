@@ -14,8 +14,8 @@ from types import SimpleNamespace
 import pytest
 
 from tests.speech_fixtures import silence, timeline, tone, write
-from voice_agent_cli import metrics
 from voice_agent_cli.bench._voice_device import acoustic_e2e
+from voice_agent_cli.observe import metrics
 from voice_agent_cli.speech import devices
 from voice_agent_cli.speech.devices import MicrophoneSource
 from voice_agent_cli.speech.quiet import captured_stderr, quiet_inference_logs, silence_alsa

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from tests.speech_fixtures import noise, silence, timeline, tone, words
+from voice_agent_cli.contracts.events import TextDelta, TurnCompleted, TurnEvent
 from voice_agent_cli.core.agent import Agent, AgentOptions
 from voice_agent_cli.core.conversation import Conversation
-from voice_agent_cli.core.events import TextDelta, TurnCompleted, TurnEvent
 from voice_agent_cli.errors import LLMBadRequest, VAError
 from voice_agent_cli.speech.events import (
     AgentSpeech,

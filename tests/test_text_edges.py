@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from tests.cli_helpers import VA, json_lines
 from voice_agent_cli.buffer.disk import open_disk_store
 from voice_agent_cli.buffer.response_buffer import ResponseBuffer
+from voice_agent_cli.contracts.events import TurnCompleted
 from voice_agent_cli.core.agent import Agent, AgentOptions
-from voice_agent_cli.core.events import TurnCompleted
 from voice_agent_cli.testing import FakeLLM
 from voice_agent_cli.text import REPLACEMENT, clean_argv, clean_text
 

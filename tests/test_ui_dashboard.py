@@ -6,9 +6,10 @@ import io
 
 from rich.console import Console
 
-from voice_agent_cli import metrics
-from voice_agent_cli.core.agent import Agent, AgentOptions, BufferHit, TurnContext
-from voice_agent_cli.metrics import Metrics
+from voice_agent_cli.contracts.turns import BufferHit, TurnContext
+from voice_agent_cli.core.agent import Agent, AgentOptions
+from voice_agent_cli.observe.metrics import Metrics
+from voice_agent_cli.observe.turns import instrument
 from voice_agent_cli.testing import FakeLLM
 from voice_agent_cli.ui.dashboard import LiveDashboard, render
 
@@ -32,7 +33,7 @@ class Greeter:
 async def measured() -> Metrics:
     registry = Metrics()
     agent = Agent(FakeLLM(), AgentOptions(system_prompt="test"), buffer=Greeter())
-    metrics.instrument(agent, registry)
+    instrument(agent, registry)
     for text in ("hello", "what is new?", "hello", "tell me a joke"):
         await agent.reply(text)
     registry.circuit("llm:gemini:gemini-3.5-flash-lite", "closed")

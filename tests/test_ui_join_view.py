@@ -7,13 +7,13 @@ import json
 
 from rich.console import Console
 
-from voice_agent_cli.metrics import Metrics
+from voice_agent_cli.contracts.events import Notice
+from voice_agent_cli.observe.metrics import Metrics
 from voice_agent_cli.rooms.events import (
     ConnectionChanged,
     ParticipantJoined,
     ParticipantLeft,
     ParticipantVoice,
-    RoomNotice,
     SpeakingChanged,
 )
 from voice_agent_cli.rooms.participants import RoomParticipants
@@ -107,7 +107,7 @@ def test_plain_lines_when_not_a_terminal() -> None:
         view.show(ParticipantVoice("bob", BargeIn(1.2)))
         view.show(ConnectionChanged("reconnecting", "demo", attempt=1, delay_s=0.5, reason="lost"))
         view.show(ParticipantLeft("bob", 1))
-        view.show(RoomNotice("not transcribing c", "warning"))
+        view.show(Notice("not transcribing c", "warning"))
     assert out.getvalue().splitlines() == ["bob: Hello [there]", "va → bob: It's noon."]
     err = err_file.getvalue()
     assert "room connecting" not in err

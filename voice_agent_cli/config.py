@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,9 @@ from pydantic import (
     ValidationError,
 )
 
-from voice_agent_cli.bench._settings import BenchSettings
+from voice_agent_cli.bench.settings import BenchSettings
 from voice_agent_cli.buffer.settings import BufferSettings, CacheSettings
+from voice_agent_cli.contracts.secrets import Secret
 from voice_agent_cli.core.settings import (
     ConversationSettings,
     ExpertsSettings,
@@ -47,7 +48,7 @@ from voice_agent_cli.llm.settings import (
     LocalLLMSettings,
     OpenAISettings,
 )
-from voice_agent_cli.metrics.settings import ObservabilitySettings
+from voice_agent_cli.observe.metrics.settings import ObservabilitySettings
 from voice_agent_cli.privacy import PrivacySettings
 from voice_agent_cli.rooms.settings import LiveKitSettings
 from voice_agent_cli.rooms.worker.settings import ServeSettings
@@ -102,23 +103,6 @@ ENV_ALIASES: dict[str, str] = {
     "VA_METRICS_PORT": "observability.metrics_port",
     "VA_OTEL": "observability.otel",
 }
-
-
-@dataclass(frozen=True)
-class Secret:
-    """A secret value read from the environment; it never prints itself."""
-
-    value: str = field(repr=False)
-    source: str
-
-    def __str__(self) -> str:
-        return f"<secret from ${self.source}>"
-
-    __repr__ = __str__
-
-    def masked(self) -> str:
-        """A representation safe for any output: where it came from, never what it is."""
-        return f"set (from ${self.source}, {len(self.value)} characters)"
 
 
 @dataclass(frozen=True)

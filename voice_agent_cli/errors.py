@@ -62,12 +62,6 @@ class ConfigError(UsageError):
     """A profile, flag or environment variable has a bad value."""
 
 
-class NotAvailableYet(VAError):
-    """A command that exists but whose capability has not been built yet."""
-
-    exit_code = EXIT_UNAVAILABLE
-
-
 # --- dependencies -------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ literal ``env`` and ``headers`` values. Everything here keeps what a person
 needs to recognise their setting (scheme, host, path, flag names, ``${VAR}``
 references, which are names, not values) and replaces the secret itself.
 
-Only the standard library is imported: :mod:`voice_agent_cli.log` uses it too.
+Only the standard library is imported: :mod:`voice_agent_cli.observe.log` uses it too.
 """
 
 from __future__ import annotations

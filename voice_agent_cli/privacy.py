@@ -14,7 +14,7 @@ through one setting, ``privacy.store_text``:
 Cache keys are hashes whatever the setting, so a cached reply is still found by
 its question. A reply is the one thing the cache must keep verbatim to be of
 use: under ``redacted`` and ``none`` a reply that holds personal data is not
-cached at all. Logs are always redacted (:mod:`voice_agent_cli.log`); notes the
+cached at all. Logs are always redacted (:mod:`voice_agent_cli.observe.log`); notes the
 user asks va's tool server to save are their data, kept as asked.
 
 The API every store uses::
@@ -30,7 +30,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from voice_agent_cli.log import redact
+from voice_agent_cli.observe.redaction import redact
 from voice_agent_cli.section import Section
 
 StoreText = Literal["raw", "redacted", "none"]

@@ -51,6 +51,13 @@ def clean_text(text: str) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
+def json_line(data: object) -> str:
+    """``data`` as one line of JSON (no newline), always encodable, whatever a provider sent."""
+    import json
+
+    return clean_text(json.dumps(data, ensure_ascii=False, default=str))
+
+
 def clean_argv(argv: list[str]) -> list[str]:
     """The argument vector with :func:`clean_text` applied to every argument."""
     return [clean_text(arg) for arg in argv]

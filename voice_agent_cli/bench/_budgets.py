@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from voice_agent_cli.errors import UsageError
-from voice_agent_cli.metrics.histogram import exact_percentile
+from voice_agent_cli.observe.metrics.histogram import exact_percentile
 
 _BUDGET = re.compile(
     r"^\s*(?:(?P<scenario>[A-Za-z_][\w-]*)\.)?(?P<stage>[A-Za-z_][\w:\-]*?)"

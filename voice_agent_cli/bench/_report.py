@@ -27,7 +27,7 @@ from typing import Any
 from voice_agent_cli.bench._budgets import BudgetResult
 from voice_agent_cli.bench._runner import ScenarioOutcome
 from voice_agent_cli.errors import UsageError
-from voice_agent_cli.metrics.histogram import exact_percentile
+from voice_agent_cli.observe.metrics.histogram import exact_percentile
 
 SCHEMA_VERSION = 1
 #: Always in the report, whatever else is asked for.

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from voice_agent_cli import bench, log
+from voice_agent_cli import bench
 from voice_agent_cli.bench import BenchOptions, ScenarioRun
 from voice_agent_cli.errors import EXIT_FAILURE, DependencyUnavailable, UsageError, VAError
+from voice_agent_cli.observe import ids, redaction
 
 logger = logging.getLogger("va.bench")
 
@@ -92,12 +93,12 @@ class ScenarioOutcome:
 
 def run_scenario(name: str, options: BenchOptions) -> ScenarioOutcome:
     """Run scenario ``name`` on a fresh event loop; failures become an outcome, not a raise."""
-    from voice_agent_cli import metrics
+    from voice_agent_cli.observe import metrics
 
     started = time.perf_counter()
     try:
         scenario = load(name)
-        with metrics.use(metrics.Metrics()), log.session_scope():
+        with metrics.use(metrics.Metrics()), ids.session_scope():
             logger.info("bench scenario %s started", name, extra={"scenario": name})
             result = asyncio.run(scenario(options))
         if not isinstance(result, ScenarioRun):
@@ -109,7 +110,7 @@ def run_scenario(name: str, options: BenchOptions) -> ScenarioOutcome:
     except Exception as exc:  # a scenario's bug must not end the whole run with a traceback
         # The report says what failed; the traceback is for the DEBUG log, not the screen.
         logger.debug("bench scenario %s failed unexpectedly", name, exc_info=True)
-        message = log.redact(f"failed unexpectedly ({type(exc).__name__}: {exc})")
+        message = redaction.redact(f"failed unexpectedly ({type(exc).__name__}: {exc})")
         return ScenarioOutcome(name, None, time.perf_counter() - started, message, EXIT_FAILURE)
     seconds = time.perf_counter() - started
     logger.info("bench scenario %s done in %.1f s", name, seconds, extra={"scenario": name})

@@ -17,9 +17,9 @@ from voice_agent_cli.bench import BenchOptions, ScenarioRun
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Settings
+    from voice_agent_cli.contracts.events import TurnCompleted
     from voice_agent_cli.core.agent import Agent
     from voice_agent_cli.core.conversation import Conversation
-    from voice_agent_cli.core.events import TurnCompleted
     from voice_agent_cli.llm.stats import ProviderCall
 
 #: Short, varied questions: each turn asks one, in a fresh conversation.
@@ -108,7 +108,7 @@ async def measured_turn(agent: Agent, text: str, conversation: Conversation) -> 
     A degraded reply (the LLM unreachable, the agent answering without it)
     would otherwise be measured as if it were the LLM's.
     """
-    from voice_agent_cli.core.events import Notice, TextDelta, TurnCompleted
+    from voice_agent_cli.contracts.events import Notice, TextDelta, TurnCompleted
     from voice_agent_cli.errors import DependencyUnavailable
     from voice_agent_cli.llm import stats
 

@@ -34,11 +34,11 @@ from voice_agent_cli.buffer.prebuffered import PrebufferedEntry
 from voice_agent_cli.buffer.response_buffer import ResponseBuffer
 from voice_agent_cli.buffer.settings import CacheSettings
 from voice_agent_cli.buffer.store import ReplyStore
+from voice_agent_cli.compose.agent import agent_options
 from voice_agent_cli.config import Settings, load_settings
+from voice_agent_cli.contracts.events import TurnCompleted
 from voice_agent_cli.core.agent import Agent
-from voice_agent_cli.core.build import agent_options
 from voice_agent_cli.core.conversation import Conversation
-from voice_agent_cli.core.events import TurnCompleted
 from voice_agent_cli.llm.base import LLMRequest
 from voice_agent_cli.testing import FakeLLM
 

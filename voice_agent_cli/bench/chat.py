@@ -24,7 +24,7 @@ MAX_OUTPUT_TOKENS = 64
 
 async def run(options: BenchOptions) -> ScenarioRun:
     """Measure ``options.iterations`` local-LLM turns after ``options.warmup`` ones."""
-    from voice_agent_cli.core.build import open_agent
+    from voice_agent_cli.compose.agent import open_agent
 
     settings = plain_chat_settings(
         options.profile, {"llm.provider": "local", "llm.max_output_tokens": MAX_OUTPUT_TOKENS}

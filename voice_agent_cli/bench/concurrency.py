@@ -47,11 +47,12 @@ MAX_OUTPUT_TOKENS = 64
 
 async def run(options: BenchOptions) -> ScenarioRun:
     """Measure one session alone, then ``sessions`` sessions at once."""
-    from voice_agent_cli import metrics
     from voice_agent_cli.bench._turns import measured_turn
+    from voice_agent_cli.compose.agent import agent_options
     from voice_agent_cli.config import load_settings
     from voice_agent_cli.core.agent import Agent
-    from voice_agent_cli.core.build import agent_options
+    from voice_agent_cli.observe import metrics
+    from voice_agent_cli.observe.turns import instrument
 
     settings = load_settings(options.profile)
     bench = settings.profile.bench
@@ -67,7 +68,7 @@ async def run(options: BenchOptions) -> ScenarioRun:
 
         def new_session() -> Agent:
             agent = Agent(llm, agent_settings)
-            metrics.instrument(agent, registry)
+            instrument(agent, registry)
             return agent
 
         baseline = new_session()
@@ -88,9 +89,9 @@ async def run(options: BenchOptions) -> ScenarioRun:
         measured: list[MeasuredTurn] = []
 
         async def session(agent: Agent) -> None:
-            from voice_agent_cli import log
+            from voice_agent_cli.observe import ids
 
-            with log.session_scope() as session_id:
+            with ids.session_scope() as session_id:
                 registry.session_started(session_id, "bench")
                 try:
                     for index in range(options.warmup):
@@ -148,7 +149,7 @@ async def _shared_llm(settings: Settings) -> AsyncIterator[LLM]:
 
         yield FakeLLM(latency_s=bench.fake_llm_latency_ms / 1000)
         return
-    from voice_agent_cli.core.build import build_provider
+    from voice_agent_cli.compose.agent import build_provider
 
     llm = build_provider(settings, settings.llm_provider)
     try:

@@ -28,8 +28,8 @@ PLACEHOLDER_KEY = "va-bench-placeholder-key"
 
 async def run(options: BenchOptions) -> ScenarioRun:
     """Measure ``options.iterations`` Gemini turns after ``options.warmup`` ones."""
-    from voice_agent_cli.config import Secret
-    from voice_agent_cli.core.build import open_agent, retry_policy
+    from voice_agent_cli.compose.agent import open_agent, retry_policy
+    from voice_agent_cli.contracts.secrets import Secret
     from voice_agent_cli.llm.gemini import GeminiLLM
 
     settings = plain_chat_settings(options.profile, {"llm.provider": "gemini"})
@@ -58,7 +58,7 @@ def _target(has_key: bool, profile_base_url: str | None) -> Iterator[tuple[str |
     """Where to send requests, and a description of it (never with a key in it)."""
     base_url = profile_base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or None
     if base_url:
-        from voice_agent_cli.log import redact
+        from voice_agent_cli.observe.redaction import redact
 
         yield base_url, f"base URL {redact(base_url)}"
         return

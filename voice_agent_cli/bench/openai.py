@@ -29,7 +29,7 @@ MAX_OUTPUT_TOKENS = 64
 
 async def run(options: BenchOptions) -> ScenarioRun:
     """Measure ``options.iterations`` turns after ``options.warmup`` ones."""
-    from voice_agent_cli.core.build import open_agent
+    from voice_agent_cli.compose.agent import open_agent
 
     # No failover: a turn the embedded model answered would be measured as the server's.
     overrides = {
@@ -61,7 +61,7 @@ def _target(
     description of it (never with a key in it)."""
     base_url = profile_base_url or os.environ.get("OPENAI_BASE_URL") or None
     if base_url:
-        from voice_agent_cli.log import redact
+        from voice_agent_cli.observe.redaction import redact
 
         yield base_url, None, f"base URL {redact(base_url)}"
         return

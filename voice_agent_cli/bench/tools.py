@@ -23,7 +23,7 @@ import time
 
 from voice_agent_cli.bench import BenchOptions, ScenarioRun
 from voice_agent_cli.config import load_settings
-from voice_agent_cli.core.messages import ToolCall
+from voice_agent_cli.contracts.messages import ToolCall
 from voice_agent_cli.tools.health import HealthState
 from voice_agent_cli.tools.mcp import MCPTools
 from voice_agent_cli.tools.settings import MCPServerSettings, MCPSettings

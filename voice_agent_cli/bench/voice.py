@@ -75,7 +75,7 @@ async def run(options: BenchOptions) -> ScenarioRun:
     """Measure the voice loop on both reply paths, then the round-trip WER."""
     from voice_agent_cli.bench._interruptions import interruption_stage
     from voice_agent_cli.bench._turns import plain_chat_settings
-    from voice_agent_cli.core.build import open_agent
+    from voice_agent_cli.compose.agent import open_agent
     from voice_agent_cli.speech.build import build_engines, load_engines, voice_options
     from voice_agent_cli.speech.tts import PiperTTS
     from voice_agent_cli.testing import FakeLLM
@@ -130,7 +130,7 @@ async def _device_stages(
 ) -> None:
     """Both reply paths again, through a private PulseAudio's virtual devices."""
     from voice_agent_cli.bench._voice_device import device_stage, virtual_devices
-    from voice_agent_cli.core.build import open_agent
+    from voice_agent_cli.compose.agent import open_agent
     from voice_agent_cli.testing import FakeLLM
 
     with virtual_devices() as audio:

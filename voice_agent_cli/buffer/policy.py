@@ -34,11 +34,11 @@ from fnmatch import translate
 from hashlib import blake2b
 from typing import TYPE_CHECKING, Literal
 
-from voice_agent_cli.core.messages import ChatMessage, ToolCall
+from voice_agent_cli.contracts.messages import ChatMessage, ToolCall
 
 if TYPE_CHECKING:
     from voice_agent_cli.buffer.settings import CacheSettings
-    from voice_agent_cli.core.agent import TurnContext
+    from voice_agent_cli.contracts.turns import TurnContext
 
 #: Bumped when the key's recipe changes, so old entries simply stop matching.
 KEY_VERSION = "1"

@@ -33,7 +33,7 @@ from voice_agent_cli.buffer.policy import CachePolicy
 from voice_agent_cli.buffer.prebuffered import PrebufferedEntry, PrebufferedResponses
 from voice_agent_cli.buffer.stats import BufferStats, Outcome, StatsSnapshot
 from voice_agent_cli.buffer.store import CachedReply, ReplyStore
-from voice_agent_cli.core.agent import BufferHit, TurnContext
+from voice_agent_cli.contracts.turns import BufferHit, TurnContext
 from voice_agent_cli.errors import CacheBusy, CacheError, CacheWriteFailed
 from voice_agent_cli.privacy import PrivacySettings
 
@@ -48,7 +48,7 @@ Clock = Callable[[], float]
 
 
 class ResponseBuffer:
-    """The agent's :class:`~voice_agent_cli.core.agent.ReplyBuffer`: pre-buffered, then cached.
+    """The agent's :class:`~voice_agent_cli.contracts.turns.ReplyBuffer`: pre-buffered, then cached.
 
     ``cache`` is the reply store (``None``: pre-buffered replies only); ``stats``
     counts this process's lookups. ``clock`` (wall time, for TTLs and ``{time}``)

@@ -100,7 +100,7 @@ def bench(
 
     baseline = load_baseline(compare) if compare else None
 
-    from voice_agent_cli.observability import observe_command
+    from voice_agent_cli.observe.command import observe_command
 
     with observe_command(settings, "bench", session=False):
         report = _run(

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,6 @@ from voice_agent_cli.cli.formatting import shorten as _shorten
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from voice_agent_cli.buffer import ResponseBuffer
     from voice_agent_cli.config import Settings
 
 cache_app = typer.Typer(
@@ -57,8 +56,10 @@ def register(app: typer.Typer) -> None:
 @cache_app.command("stats")
 def stats(json_output: bool = JsonOption, profile: str | None = ProfileOption) -> None:
     """Hits and misses per layer, hit rate, evictions, size and lookup latency."""
+    from voice_agent_cli.buffer import contents
+
     settings = load(profile)
-    report = asyncio.run(_stats_report(settings))
+    report = asyncio.run(contents.stats_report(settings))
     if json_output:
         print_json(report)
     else:
@@ -72,8 +73,10 @@ def list_entries(
     profile: str | None = ProfileOption,
 ) -> None:
     """The pre-buffered replies and the cached replies (most recently used first)."""
+    from voice_agent_cli.buffer import contents
+
     settings = load(profile)
-    prebuffered, entries = asyncio.run(_listing(settings))
+    prebuffered, entries = asyncio.run(contents.listing(settings))
     now = time.time()
     if json_output:
         print_json({"prebuffered": prebuffered, "cache": entries[:limit]})
@@ -136,8 +139,10 @@ def clear(
     profile: str | None = ProfileOption,
 ) -> None:
     """Forget every cached reply (pre-buffered replies stay)."""
+    from voice_agent_cli.buffer import contents
+
     settings = load(profile)
-    removed = asyncio.run(_clear(settings, reset_stats))
+    removed = asyncio.run(contents.clear(settings, reset_stats))
     custom_removed = 0
     if custom:
         from voice_agent_cli.buffer.custom import CustomResponses
@@ -184,8 +189,10 @@ def export(
     profile: str | None = ProfileOption,
 ) -> None:
     """Everything the buffer holds, as one JSON document (always JSON)."""
+    from voice_agent_cli.buffer import contents
+
     settings = load(profile)
-    document = asyncio.run(_export(settings))
+    document = asyncio.run(contents.export_document(settings))
     write_document(document, output)
     if output is not None:
         stderr_console().print(f"exported {len(document['cache'])} cached replies to {output}")
@@ -194,145 +201,21 @@ def export(
 # -- the work -----------------------------------------------------------------------
 
 
-@asynccontextmanager
-async def _opened(settings: Settings) -> AsyncIterator[ResponseBuffer]:
-    """The profile's buffer with its backend opened strictly (failures are errors here)."""
-    from voice_agent_cli.buffer import build_buffer
-    from voice_agent_cli.errors import UsageError
-
-    buffer = build_buffer(settings, strict=True)
-    if buffer is None:
-        raise UsageError(
-            f"profile {settings.profile.name!r} turns the response buffer off "
-            "([buffer] and [cache] enabled = false)"
-        )
-    try:
-        yield buffer
-    finally:
-        await buffer.aclose()
-
-
-async def _stats_report(settings: Settings) -> dict[str, Any]:
-    from voice_agent_cli.buffer import StatsSnapshot
-
-    cache = settings.profile.cache
-    async with _opened(settings) as buffer:
-        store = buffer.cache
-        counters = await store.read_counters() if store else {}
-        size = await store.size() if store else 0
-        prebuffered = len(buffer.prebuffered)
-    return {
-        "profile": settings.profile.name,
-        "cache_enabled": store is not None,
-        "backend": store.backend if store else None,
-        "location": store.location if store else None,
-        "entries": size,
-        "max_entries": cache.max_entries,
-        "ttl_s": cache.ttl_s,
-        "prebuffered_replies": prebuffered,
-        **StatsSnapshot.from_counters(counters).as_json(),
-    }
-
-
-async def _listing(settings: Settings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The pre-buffered replies, and the cached ones as shown: what people said, redacted."""
-    from voice_agent_cli.privacy import shown
-
-    async with _opened(settings) as buffer:
-        prebuffered = [entry.as_dict() for entry in buffer.prebuffered.entries]
-        entries = await buffer.cache.entries() if buffer.cache else []
-    now = time.time()
-    listed = []
-    for entry in entries:
-        if entry.expires_at > now:
-            item = entry.as_dict()
-            for name in ("question", "normalized", "reply"):
-                item[name] = shown(item[name])
-            listed.append(item)
-    return prebuffered, listed
-
-
-async def _clear(settings: Settings, reset_stats: bool) -> int:
-    async with _opened(settings) as buffer:
-        if buffer.cache is None:
-            return 0
-        removed = await buffer.cache.clear()
-        if reset_stats:
-            await buffer.cache.reset_counters()
-        return removed
-
-
-async def _export(settings: Settings) -> dict[str, Any]:
-    from datetime import UTC, datetime
-
-    stats = await _stats_report(settings)
-    prebuffered, entries = await _listing(settings)
-    return {
-        "format": "va-cache-export",
-        "version": 1,
-        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "profile": settings.profile.name,
-        "backend": stats["backend"],
-        "location": stats["location"],
-        "prebuffered": prebuffered,
-        "cache": entries,
-        "stats": stats,
-    }
-
-
 async def _warm(settings: Settings, questions: list[str], *, show_progress: bool) -> dict[str, Any]:
     """Ask each question in a fresh conversation; report what became of each reply."""
-    from voice_agent_cli.buffer import ResponseBuffer
-    from voice_agent_cli.core.build import open_agent
-    from voice_agent_cli.errors import (
-        CacheUnavailable,
-        DependencyUnavailable,
-        LLMAuthError,
-        VAError,
-    )
+    from voice_agent_cli.buffer.contents import opened
+    from voice_agent_cli.buffer.warm import warm
+    from voice_agent_cli.compose.agent import open_agent
+    from voice_agent_cli.errors import CacheUnavailable
 
-    async with _opened(settings) as probe:  # fail now, with the reason, if the cache is down
+    async with opened(settings) as probe:  # fail now, with the reason, if the cache is down
         if probe.cache is None:
             raise CacheUnavailable(
                 f"profile {settings.profile.name!r} turns the reply cache off ([cache] enabled)"
             )
-    outcomes: dict[str, list[str]] = {
-        "cached": [], "already_buffered": [], "not_cacheable": [], "failed": [],
-    }  # fmt: skip
-    errors: list[str] = []
     with _progress(len(questions), show_progress) as advance:
         async with open_agent(settings) as agent:
-            buffer = agent.buffer
-            assert isinstance(buffer, ResponseBuffer)
-            if buffer.cache is None:  # it failed between the probe and now
-                raise CacheUnavailable("the reply cache could not be opened")
-            await agent.start()
-            for question in questions:
-                stores_before = buffer.stats.totals["stores"]
-                try:
-                    turn = await agent.reply(question, conversation=agent.new_conversation())
-                except (DependencyUnavailable, LLMAuthError):
-                    raise  # nothing else will work either
-                except VAError as exc:
-                    outcomes["failed"].append(question)
-                    errors.append(f"{question}: {exc}")
-                else:
-                    if turn.source in ("prebuffered", "cache"):
-                        outcomes["already_buffered"].append(question)
-                    elif turn.source == "degraded":  # every LLM was down: nothing to keep
-                        outcomes["failed"].append(question)
-                        errors.append(f"{question}: {turn.details.get('error', 'LLM down')}")
-                    elif buffer.stats.totals["stores"] > stores_before:
-                        outcomes["cached"].append(question)
-                    else:
-                        outcomes["not_cacheable"].append(question)
-                advance(question)
-    return {
-        "questions": len(questions),
-        **{name: len(items) for name, items in outcomes.items()},
-        "details": outcomes,
-        "errors": errors,
-    }
+            return await warm(agent, questions, advance)
 
 
 def _read_questions(file: Path) -> list[str]:

@@ -35,15 +35,16 @@ from voice_agent_cli.cli.common import (
     print_json,
     stderr_console,
 )
-from voice_agent_cli.errors import LLMNoAnswer, VAError
+from voice_agent_cli.errors import VAError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from voice_agent_cli.config import Settings
+    from voice_agent_cli.contracts.events import TurnCompleted
     from voice_agent_cli.core.agent import Agent
-    from voice_agent_cli.core.events import TurnCompleted, TurnEvent
     from voice_agent_cli.errors import VAError
+    from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.privacy import PrivacySettings
     from voice_agent_cli.sessions.recorder import SessionBook, SessionRecorder
 
@@ -109,11 +110,12 @@ def chat(
     if show_config:
         _show_config(settings, json_output)
         return
-    from voice_agent_cli.observability import observe_command
+    from voice_agent_cli.observe.command import observe_command
 
-    with observe_command(settings, "chat", metrics_json=metrics_json):
+    with observe_command(settings, "chat", metrics_json=metrics_json) as observed:
         session = ChatSession(
             settings,
+            metrics=observed.metrics,
             json_output=json_output,
             dashboard=dashboard,
             resume=session_id,
@@ -190,8 +192,11 @@ class ChatSession:
         dashboard: bool = False,
         resume: str | None = None,
         continue_last: bool = False,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
+        #: The command's registry: the agent reports into it, the dashboard reads it.
+        self.metrics = metrics
         self.json_output = json_output
         self.dashboard = dashboard
         self.resume = resume
@@ -298,18 +303,22 @@ class ChatSession:
         """The live dashboard for a scripted run (``--dashboard``), else nothing."""
         if not self.dashboard:
             return nullcontext()
-        from voice_agent_cli import metrics
         from voice_agent_cli.ui.dashboard import LiveDashboard
 
-        return LiveDashboard(metrics.current(), self.err, title="va chat")
+        return LiveDashboard(self._registry(), self.err, title="va chat")
 
     def _print_dashboard(self) -> None:
         """In the REPL, the dashboard is drawn once after each turn: input stays undisturbed."""
         if self.dashboard:
-            from voice_agent_cli import metrics
             from voice_agent_cli.ui.dashboard import render
 
-            self.err.print(render(metrics.current().as_json(), title="va chat"))
+            self.err.print(render(self._registry().as_json(), title="va chat"))
+
+    def _registry(self) -> Metrics:
+        """The command's metrics (the registry in force, for a session built without one)."""
+        from voice_agent_cli.observe import metrics
+
+        return self.metrics or metrics.current()
 
     def _describe_llm(self) -> str:
         from voice_agent_cli.providers.chain import describe_chain
@@ -330,14 +339,14 @@ class ChatSession:
         return self._agent
 
     async def _open_agent(self) -> Agent:
-        from voice_agent_cli.core.build import open_agent
+        from voice_agent_cli.compose.agent import open_agent
 
         # The session first: an unknown --session ID fails before any model loads.
         await self._open_session()
         message = "Loading the local model..." if self.settings.llm_provider == "local" else ""
         with loading_status(message or "Connecting...") as progress:
             agent = await self._stack.enter_async_context(
-                open_agent(self.settings, progress=progress)
+                open_agent(self.settings, progress=progress, metrics=self._registry())
             )
             await agent.start()
         if self.recorder is not None:
@@ -375,13 +384,14 @@ class ChatSession:
             )
 
     async def _turn(self, text: str, label: str = "") -> None:
-        from voice_agent_cli.core.events import TurnCompleted
+        from voice_agent_cli.contracts.events import TurnCompleted
         from voice_agent_cli.errors import VAError
+        from voice_agent_cli.ui.chat_view import ChatTurnView
 
         agent = self._agent or await self._open_agent()
         self._agent = agent
         session = self.recorder.id if self.recorder is not None else None
-        renderer = _TurnRenderer(self.json_output, sys.stdout, self.err, label, session)
+        renderer = ChatTurnView(self.json_output, sys.stdout, self.err, label, session)
         try:
             async for event in agent.run_turn(text):
                 renderer.show(event)
@@ -439,98 +449,6 @@ class ChatSession:
         else:
             self.err.print(f"unknown command {command} - /help lists them")
         return True
-
-
-class _TurnRenderer:
-    """Prints one turn: deltas as they come (text mode) or one JSON object (--json)."""
-
-    def __init__(
-        self, json_output: bool, out: TextIO, err: Console, label: str, session: str | None = None
-    ) -> None:
-        self.json_output = json_output
-        #: The session id each JSON object carries (None: sessions are off).
-        self.session = session
-        self.out = out
-        self.err = err
-        self.label = label
-        self._started = False
-        #: What was said and called so far, for the JSON object of a turn that fails.
-        self._said: list[str] = []
-        self._tools: list[str] = []
-
-    def failed(self, user: str, error: VAError, llm: str) -> None:
-        """End a turn that failed: a newline after a partial reply, or the JSON object."""
-        if not self.json_output:
-            if self._started:
-                self.out.write("\n")
-                self.out.flush()
-            return
-        print_json(
-            {
-                "turn_id": error.turn_id,
-                "user": user,
-                "reply": "".join(self._said),
-                "source": "llm",
-                "llm": llm,
-                "tool_calls": self._tools,
-                "interrupted": bool(self._said),
-                "timings": {},
-                "error": str(error),
-                "error_type": type(error).__name__,
-                "exit_code": error.exit_code,
-                **({"reason": error.reason} if isinstance(error, LLMNoAnswer) else {}),
-                **self._session_field(),
-            }
-        )
-
-    def _session_field(self) -> dict[str, str]:
-        return {"session": self.session} if self.session is not None else {}
-
-    def show(self, event: TurnEvent) -> None:
-        from voice_agent_cli.core.events import (
-            FillerSpeech,
-            Notice,
-            TextDelta,
-            ToolCallFinished,
-            ToolCallStarted,
-            TurnCompleted,
-        )
-        from voice_agent_cli.text import clean_text
-
-        if isinstance(event, TurnCompleted):
-            if self.json_output:
-                print_json({**event.as_json(), **self._session_field()})
-                return
-            if self._started:
-                self.out.write("\n")
-                self.out.flush()
-            consulted = event.details.get("experts")
-            if consulted and self.err.is_terminal:
-                summary = ", ".join(
-                    f"{e['name']} {e['ms']:.0f} ms" + ("" if e["ok"] else " (failed)")
-                    for e in consulted
-                )
-                self.err.print(f"[dim](experts: {summary})[/]")
-        elif isinstance(event, Notice):
-            self.err.print(f"[yellow]va:[/] {event.message}", soft_wrap=True)
-        elif self.json_output:
-            if isinstance(event, TextDelta):
-                self._said.append(event.text)
-            elif isinstance(event, ToolCallStarted):
-                self._tools.append(event.call.name)
-            return
-        elif isinstance(event, TextDelta):
-            if not self._started:
-                self.out.write(self.label)
-                self._started = True
-            self.out.write(clean_text(event.text))  # a provider's lone surrogate, say
-            self.out.flush()
-        elif isinstance(event, ToolCallStarted) and self.err.is_terminal:
-            self.err.print(f"[dim](calling {event.call.name})[/]")
-        elif isinstance(event, FillerSpeech) and self.err.is_terminal:
-            self.err.print(event.text, style="dim", markup=False, highlight=False)
-        elif isinstance(event, ToolCallFinished) and event.result.is_error:
-            self.err.print(f"[dim](tool {event.call.name} failed: {event.result.text})[/]")
 
 
 class _ReadlineHistory:

@@ -90,10 +90,24 @@ def stderr_console() -> Console:
 
 def print_json(data: object) -> None:
     """One JSON document on stdout, on one line (always encodable, whatever a provider sent)."""
-    from voice_agent_cli.text import clean_text
+    from voice_agent_cli.text import json_line
 
-    sys.stdout.write(clean_text(json.dumps(data, ensure_ascii=False, default=str)) + "\n")
+    sys.stdout.write(json_line(data) + "\n")
     sys.stdout.flush()
+
+
+def live_console(*, stderr: bool = True) -> Console | None:
+    """A Rich console for a live view, or ``None`` when there is no terminal to draw on.
+
+    On stderr (``join``, ``serve``), stdout must be a terminal too: a live view
+    redrawn over piped output would corrupt it.
+    """
+    from rich.console import Console
+
+    console = Console(stderr=stderr, highlight=False)
+    if stderr:
+        return console if console.is_terminal and sys.stdout.isatty() else None
+    return console if console.is_terminal else None
 
 
 def write_document(document: object, output: Path | None) -> None:

@@ -77,7 +77,7 @@ def eval_command(
 
     from voice_agent_cli.errors import EvalFailed
     from voice_agent_cli.evals import EvalRunner, load_cases, write_junit
-    from voice_agent_cli.observability import observe_command
+    from voice_agent_cli.observe.command import observe_command
 
     cases = _selected(load_cases(paths), select, tag or [])
     overrides: dict[str, object] = {

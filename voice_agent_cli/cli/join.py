@@ -38,6 +38,7 @@ from voice_agent_cli.cli.common import (
     ModelOption,
     ProfileOption,
     SystemOption,
+    live_console,
     load,
     stderr_console,
 )
@@ -46,7 +47,9 @@ if TYPE_CHECKING:
     from voice_agent_cli.config import Settings
     from voice_agent_cli.core.agent import Agent
     from voice_agent_cli.llm.base import LLM
+    from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.rooms.events import RoomEvent
+    from voice_agent_cli.rooms.policy import AnswerPolicy
     from voice_agent_cli.rooms.sdk import RoomLike
     from voice_agent_cli.rooms.session import RoomAgent
     from voice_agent_cli.rooms.sessions import RoomSessions
@@ -146,13 +149,13 @@ def join(
         identity=identity,
         name=name,
     )
-    from voice_agent_cli.observability import observe_command
+    from voice_agent_cli.observe.command import observe_command
 
     with (
-        observe_command(settings, "join", metrics_json=metrics_json),
+        observe_command(settings, "join", metrics_json=metrics_json) as observed,
         quiet_sdk_logs(settings),
     ):
-        run = JoinRun(settings, target, json_output=json_output)
+        run = JoinRun(settings, target, json_output=json_output, metrics=observed.metrics)
         try:
             asyncio.run(run.main())
         except asyncio.CancelledError:
@@ -190,8 +193,11 @@ class JoinRun:
         json_output: bool,
         room_factory: Callable[[], RoomLike] | None = None,
         llm: LLM | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
+        #: The command's registry: the agent reports into it, the view reads it.
+        self.metrics = metrics
         self.target = target
         self.json_output = json_output
         self.room_factory = room_factory
@@ -201,21 +207,21 @@ class JoinRun:
         self.sessions: RoomSessions | None = None
 
     async def main(self) -> None:
-        from voice_agent_cli import metrics
+        from voice_agent_cli.observe import metrics
         from voice_agent_cli.ui.join_view import JoinView
 
         remove_handlers = self._handle_signals()
         room_agent = self.room_agent()
-        live_console = _live_console() if not self.json_output else None
+        terminal = live_console() if not self.json_output else None
         view = JoinView(
             sys.stdout,
             stderr_console(),
             room=self.target.room,
             agent=self.target.identity,
-            metrics=metrics.current(),
+            metrics=self.metrics or metrics.current(),
             participants=room_agent.participants,
             json_output=self.json_output,
-            live_console=live_console,
+            live_console=terminal,
             policy=self._policy().describe(),
         )
         try:
@@ -261,51 +267,16 @@ class JoinRun:
         room_agent.add_observer(sessions.observe)
 
     def room_agent(self) -> RoomAgent:
-        from voice_agent_cli.rooms.audio_out import AgentTrack
-        from voice_agent_cli.rooms.backoff import ReconnectPolicy
-        from voice_agent_cli.rooms.connection import RoomConnection
-        from voice_agent_cli.rooms.sdk import new_room
-        from voice_agent_cli.rooms.session import RoomAgent
-        from voice_agent_cli.rooms.transcripts import TranscriptPublisher
+        from voice_agent_cli.compose.rooms import build_room_agent
 
-        livekit = self.settings.profile.livekit
-        policy = (
-            ReconnectPolicy(
-                livekit.reconnect_base_s,
-                livekit.reconnect_max_s,
-                livekit.reconnect_jitter,
-                livekit.reconnect_attempts,
-            )
-            if livekit.reconnect
-            else None
-        )
-        connection = RoomConnection(
-            self.target.url,
-            self.target.room,
-            self.target.tokens,
-            connect_timeout_s=livekit.connect_timeout_s,
-            policy=policy,
-            room_factory=self.room_factory or new_room,
-        )
-        return RoomAgent(
-            connection,
-            identity=self.target.identity,
-            track=AgentTrack(livekit.sample_rate),
-            transcripts=TranscriptPublisher(
-                topic=livekit.transcript_topic,
-                transcription_events=livekit.transcription_events,
-            ),
+        return build_room_agent(
+            self.settings, self.target, room_factory=self.room_factory, metrics=self.metrics
         )
 
-    def _policy(self) -> Any:
-        from voice_agent_cli.rooms.policy import AnswerPolicy
+    def _policy(self) -> AnswerPolicy:
+        from voice_agent_cli.compose.rooms import answer_policy
 
-        livekit = self.settings.profile.livekit
-        # The agent answers to its display name too ("--name Nova": "hey nova, ...").
-        names = [*livekit.names, " ".join(self.target.name.lower().split())]
-        return AnswerPolicy(
-            livekit.answer, participant=livekit.participant, names=list(dict.fromkeys(names))
-        )
+        return answer_policy(self.settings, self.target)
 
     async def _enable_voice(
         self, stack: AsyncExitStack, room_agent: RoomAgent, view: RoomView
@@ -347,14 +318,16 @@ class JoinRun:
 
     async def _open_engines(self, stack: AsyncExitStack, view: RoomView) -> Engines | None:
         """The agent and speech engines, loaded now and closed with ``stack``; None if stopped."""
-        from voice_agent_cli.core.build import open_agent
+        from voice_agent_cli.compose.agent import open_agent
         from voice_agent_cli.speech.build import build_engines, load_models
 
         view.note("loading the speech models and the LLM...")
         stt, tts = build_engines(self.settings.profile)
         stack.push_async_callback(stt.aclose)
         stack.push_async_callback(tts.aclose)
-        agent = await stack.enter_async_context(open_agent(self.settings, llm=self.llm))
+        agent = await stack.enter_async_context(
+            open_agent(self.settings, llm=self.llm, metrics=self.metrics)
+        )
         if not await self._until_stopped(load_models(agent, stt, tts)):
             return None
         return agent, stt, tts
@@ -396,10 +369,3 @@ class JoinRun:
                 loop.remove_signal_handler(number)
 
         return remove
-
-
-def _live_console() -> Any:
-    from rich.console import Console
-
-    console = Console(stderr=True, highlight=False)
-    return console if console.is_terminal and sys.stdout.isatty() else None

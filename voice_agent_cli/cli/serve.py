@@ -34,6 +34,7 @@ from voice_agent_cli.cli.common import (
     ModelOption,
     ProfileOption,
     SystemOption,
+    live_console,
     load,
 )
 
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
     from voice_agent_cli.config import Settings
     from voice_agent_cli.llm.base import LLM
+    from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.rooms.sdk import RoomLike
 
 
@@ -97,10 +99,14 @@ def serve(
     server = credentials.require_url()
     key, secret = credentials.require_keys()
     from voice_agent_cli.cli.join import quiet_sdk_logs
-    from voice_agent_cli.observability import observe_command
+    from voice_agent_cli.observe.command import observe_command
 
-    with observe_command(settings, "serve", metrics_json=metrics_json), quiet_sdk_logs(settings):
+    with (
+        observe_command(settings, "serve", metrics_json=metrics_json) as observed,
+        quiet_sdk_logs(settings),
+    ):
         run = ServeRun(settings, server, key, secret, json_output=json_output)
+        run.metrics = observed.metrics
         code = asyncio.run(run.main())
     if code:
         raise SystemExit(code)
@@ -133,19 +139,21 @@ class ServeRun:
         self.room_factory = room_factory
         self.llm = llm
         self.cpu_load = cpu_load
+        #: The command's registry: the view reads it (None: the registry in force).
+        self.metrics: Metrics | None = None
 
     async def main(self) -> int:
         """Serve until drained; the exit code (0 drained, 130 forced by a second signal)."""
-        from voice_agent_cli import metrics
         from voice_agent_cli.cli.serve_jobs import RoomJobs, SharedEngines
+        from voice_agent_cli.observe import metrics
         from voice_agent_cli.rooms.worker import Worker, serve_until_signalled
         from voice_agent_cli.ui.serve_view import ServeView
 
         serve_settings = self.settings.profile.serve
         view = ServeView(
             sys.stdout,
-            metrics=metrics.current(),
-            live_console=None if self.json_output else _live_console(),
+            metrics=self.metrics or metrics.current(),
+            live_console=None if self.json_output else live_console(),
             agent_name=serve_settings.agent_name,
         )
         engines = SharedEngines(self.settings, llm=self.llm)
@@ -172,10 +180,3 @@ class ServeRun:
                 return await serve_until_signalled(worker)
         finally:
             await engines.aclose()
-
-
-def _live_console() -> Any:
-    from rich.console import Console
-
-    console = Console(stderr=True, highlight=False)
-    return console if console.is_terminal and sys.stdout.isatty() else None

@@ -72,7 +72,7 @@ class SharedEngines:
             return self._engines
 
     async def _load(self) -> Engines:
-        from voice_agent_cli.core.build import open_agent
+        from voice_agent_cli.compose.agent import open_agent
         from voice_agent_cli.speech.build import build_engines, load_engines
 
         stt, tts = build_engines(self.settings.profile)

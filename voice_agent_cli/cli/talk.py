@@ -30,6 +30,7 @@ from voice_agent_cli.cli.common import (
     SessionOption,
     SystemOption,
     check_one_session,
+    live_console,
     load,
     loading_status,
     print_json,
@@ -38,6 +39,7 @@ from voice_agent_cli.cli.common import (
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Profile, Settings
+    from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.sessions.recorder import SessionBook, SessionRecorder
     from voice_agent_cli.speech.io import AudioSink, AudioSource
     from voice_agent_cli.speech.tts import TextToSpeech
@@ -133,7 +135,7 @@ def talk(
         **observability.overrides(log_level, log_format, metrics_port, otel),
     }
     settings = load(profile, overrides, model=model)
-    from voice_agent_cli.observability import observe_command
+    from voice_agent_cli.observe.command import observe_command
 
     talk_run = TalkRun(
         settings,
@@ -143,7 +145,8 @@ def talk(
         resume=session_id,
         continue_last=continue_last,
     )
-    with observe_command(settings, "talk", metrics_json=metrics_json):
+    with observe_command(settings, "talk", metrics_json=metrics_json) as observed:
+        talk_run.metrics = observed.metrics
         try:
             asyncio.run(talk_run.main(realtime=realtime))
         except KeyboardInterrupt:
@@ -213,11 +216,13 @@ class TalkRun:
         #: The session to go on with: an id (``--session``), or the last one (``--continue``).
         self.resume = resume
         self.continue_last = continue_last
+        #: The command's registry: the agent reports into it, the view reads it.
+        self.metrics: Metrics | None = None
         self._xrun_counter: XrunCounter | None = None
 
     async def main(self, *, realtime: bool = False) -> None:
-        from voice_agent_cli import metrics
-        from voice_agent_cli.core.build import open_agent
+        from voice_agent_cli.compose.agent import open_agent
+        from voice_agent_cli.observe import metrics
         from voice_agent_cli.sessions.recorder import open_session_book
         from voice_agent_cli.speech.build import (
             build_engines,
@@ -228,6 +233,8 @@ class TalkRun:
         from voice_agent_cli.speech.events import VoiceEvent, VoiceTurn
         from voice_agent_cli.speech.pipeline import VoiceSession
         from voice_agent_cli.ui.talk_view import TalkView
+
+        registry = self.metrics or metrics.current()
 
         profile = self.settings.profile
         async with AsyncExitStack() as stack:
@@ -246,7 +253,7 @@ class TalkRun:
             stack.push_async_callback(tts.aclose)
             with loading_status("Loading the speech models and the LLM...") as progress:
                 agent = await stack.enter_async_context(
-                    open_agent(self.settings, progress=progress)
+                    open_agent(self.settings, progress=progress, metrics=registry)
                 )
                 await asyncio.to_thread(import_engine_modules)  # before any parallel load
                 await agent.llm.prepare()  # a first run's assembly shows its progress here
@@ -270,7 +277,7 @@ class TalkRun:
                 recorder = await book.start("talk", llm=agent.llm.name)
             if recorder is not None and recorder.resumed:
                 await recorder.load_history(agent.conversation)
-            live_console = None if self.json_output else _live_console()
+            terminal = None if self.json_output else live_console(stderr=False)
             header = f"va talk · {agent.llm.name} · {stt.name} · {tts.name}"
             if recorder is not None:
                 header += f" · session {recorder.id}"
@@ -278,9 +285,9 @@ class TalkRun:
                 sys.stdout,
                 err,
                 json_output=self.json_output,
-                live_console=live_console,
+                live_console=terminal,
                 header=header,
-                metrics=metrics.current(),
+                metrics=registry,
             ) as view:
 
                 def observe(event: VoiceEvent) -> None:
@@ -309,7 +316,7 @@ class TalkRun:
                 stack.push_async_callback(session.aclose)
                 if source.realtime:
                     loading.add_done_callback(lambda task: _say_ready(task, view))
-                if live_console is None and not self.json_output and not self.inputs:
+                if terminal is None and not self.json_output and not self.inputs:
                     err.print(f"[dim]{header} - listening (Ctrl-C to quit)[/]")
                 await session.run()
 
@@ -362,13 +369,6 @@ class TalkRun:
 
             self._xrun_counter = XrunCounter(threshold=self.settings.profile.voice.xrun_warning)
         return self._xrun_counter
-
-
-def _live_console() -> Any:
-    from rich.console import Console
-
-    console = Console(highlight=False)
-    return console if console.is_terminal else None
 
 
 async def _warm_buffered_replies(

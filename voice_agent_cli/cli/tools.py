@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from voice_agent_cli.config import Settings
-    from voice_agent_cli.core.messages import ToolResult
+    from voice_agent_cli.contracts.messages import ToolResult
     from voice_agent_cli.tools.mcp import ServerStatus, ToolInfo
     from voice_agent_cli.tools.names import QualifiedName
 

@@ -1,8 +1,8 @@
 """The agent core: one turn of conversation, the same for every command.
 
-A turn takes the user's text and yields :mod:`~voice_agent_cli.core.events`:
+A turn takes the user's text and yields :mod:`~voice_agent_cli.contracts.events`:
 text deltas as the reply is generated, tool calls as they run, and a final
-:class:`~voice_agent_cli.core.events.TurnCompleted` with the reply, the path
+:class:`~voice_agent_cli.contracts.events.TurnCompleted` with the reply, the path
 that served it and the stage timings.
 
 The flow (each step a seam another module plugs into)::
@@ -16,38 +16,34 @@ The flow (each step a seam another module plugs into)::
 
 A consumer that stops reading (barge-in, Ctrl-C) closes the turn: the partial
 reply is kept in the history, marked interrupted.
+
+The agent is a short coordinator over named parts: the LLM and tool loop
+(:mod:`.tool_loop`), the experts' path (:mod:`.consultation`, when the
+router sends a question there), and degraded mode with its notices
+(:mod:`.degraded`); the buffer is anything that speaks
+:class:`~voice_agent_cli.contracts.turns.ReplyBuffer`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-import uuid
-from collections.abc import AsyncGenerator, Callable, Sequence
-from contextlib import aclosing, suppress
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from voice_agent_cli import log, metrics
+from voice_agent_cli.contracts.events import TextDelta, TurnCompleted, TurnEvent, TurnTimings
+from voice_agent_cli.contracts.turns import ReplyBuffer, TurnContext
+from voice_agent_cli.core.consultation import Consultation
 from voice_agent_cli.core.conversation import Conversation
-from voice_agent_cli.core.events import (
-    FillerSpeech,
-    Notice,
-    ReplySource,
-    TextDelta,
-    ToolCallFinished,
-    ToolCallStarted,
-    TurnCompleted,
-    TurnEvent,
-    TurnTimings,
-)
-from voice_agent_cli.core.experts import synthesis_instructions
-from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolResult, ToolSpec
-from voice_agent_cli.core.router import SIMPLE, Route
-from voice_agent_cli.core.tool_router import ToolDecision, model_decision
+from voice_agent_cli.core.degraded import DegradedMode
+from voice_agent_cli.core.options import AgentOptions, history_budget
+from voice_agent_cli.core.router import SIMPLE
+from voice_agent_cli.core.tool_loop import ToolLoop
+from voice_agent_cli.core.turn_state import TurnState, is_outage
 from voice_agent_cli.errors import CircuitOpenError, LLMError, LLMNoAnswer, VAError
-from voice_agent_cli.llm.base import LLM, LLMRequest, TextChunk
+from voice_agent_cli.llm.base import LLM
+from voice_agent_cli.observe import ids, metrics
 from voice_agent_cli.resilience import Deadline
 from voice_agent_cli.text import clean_text
 from voice_agent_cli.tools.base import ToolProvider
@@ -56,95 +52,16 @@ if TYPE_CHECKING:
     from voice_agent_cli.core.experts import ExpertPanel
     from voice_agent_cli.core.router import ComplexityRouter
     from voice_agent_cli.core.tool_router import ToolRouter
+    from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.ratelimit import RateLimits
     from voice_agent_cli.resilience import CircuitBreakers
+
+__all__ = ["Agent", "AgentOptions", "TurnObserver"]
 
 _logger = logging.getLogger("va.agent")
 
 #: Something that watches every event of every turn (metrics, logs, dashboards).
 TurnObserver = Callable[[TurnEvent], None]
-
-
-@dataclass(frozen=True)
-class TurnContext:
-    """What a reply may depend on, handed to the response buffer to key its cache."""
-
-    text: str
-    llm: str
-    system_prompt: str
-    history: tuple[ChatMessage, ...]
-    speaker: str | None = None
-    tool_calls: tuple[ToolCall, ...] = ()
-
-
-@dataclass(frozen=True)
-class BufferHit:
-    """A reply the buffer had ready, which layer had it, and the LLM that once wrote it."""
-
-    reply: str
-    layer: ReplySource
-    llm: str | None = None
-
-
-class ReplyBuffer(Protocol):
-    """Answers before the LLM is asked, and remembers what the LLM said."""
-
-    async def lookup(self, context: TurnContext) -> BufferHit | None:
-        """A ready reply for this turn, or ``None`` on a miss."""
-        ...
-
-    async def store(self, context: TurnContext, reply: str) -> None:
-        """Remember an LLM reply (the buffer decides whether it may be reused)."""
-        ...
-
-
-@dataclass
-class AgentOptions:
-    """How the agent behaves, independent of which LLM answers."""
-
-    system_prompt: str
-    temperature: float = 0.2
-    max_output_tokens: int = 512
-    max_tool_steps: int = 4
-    max_messages: int = 20
-    max_history_tokens: int = 32000
-    #: Say ``filler_text`` when a step's tool calls run longer than this (None = never).
-    filler_after_s: float | None = None
-    filler_text: str = "One moment, let me check."
-    degraded_reply: str = (
-        "Sorry, I can't reach my language model right now. Please try again in a little while."
-    )
-    #: The longest a turn waits for the LLM in all (retries and failover included).
-    turn_timeout_s: float | None = None
-
-
-class _Answered:
-    """Marker: the experts' path produced the reply (internal to the agent)."""
-
-
-def _is_outage(exc: Exception) -> bool:
-    """An error that says the LLM is unreachable, not that the request was wrong."""
-    return isinstance(exc, CircuitOpenError) or (isinstance(exc, LLMError) and exc.retryable)
-
-
-@dataclass
-class _TurnState:
-    """What a turn has produced so far (so an interrupted turn can be recorded)."""
-
-    user: str
-    reply_parts: list[str] = field(default_factory=list)
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    first_delta_at: float | None = None
-    source: ReplySource = "llm"
-    details: dict[str, Any] = field(default_factory=dict)
-    #: When the LLM must have answered (``AgentOptions.turn_timeout_s`` from the turn's start).
-    deadline: Deadline | None = None
-    #: The provider that really produced the reply (a fallback, when one answered).
-    answered_by: str | None = None
-
-    @property
-    def reply(self) -> str:
-        return "".join(self.reply_parts)
 
 
 class Agent:
@@ -162,8 +79,12 @@ class Agent:
         limits: RateLimits | None = None,
         breakers: CircuitBreakers | None = None,
         tool_router: ToolRouter | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.llm = llm
+        #: Where failed turns are counted (None: the registry in force); the rest of a
+        #: turn's figures come from its events, through the observers.
+        self.metrics = metrics
         self.options = options
         self.tools = tools
         self.buffer = buffer
@@ -176,24 +97,26 @@ class Agent:
         self.breakers = breakers
         self.conversation = self.new_conversation()
         self._observers: list[TurnObserver] = []
-        #: True while every LLM provider is failing: tools and experts are off,
-        #: the buffer serves what it can, and the user was told once.
-        self.degraded = False
-        self._announced_failover: str | None = None
+        #: The LLM <-> tools loop every LLM answer goes through.
+        self.loop = ToolLoop(llm, options, tools=tools, limits=limits, tool_router=tool_router)
+        #: The experts' path (None without experts).
+        self.consultation = (
+            Consultation(experts, self.loop, limits=limits) if experts is not None else None
+        )
+        #: Answering without the LLM while every provider fails, and the notices of it.
+        self.degraded_mode = DegradedMode(llm, options.degraded_reply, buffer)
+
+    @property
+    def degraded(self) -> bool:
+        """True while every LLM provider is failing: tools and experts are off,
+        the buffer serves what it can, and the user was told once."""
+        return self.degraded_mode.active
 
     def new_conversation(self) -> Conversation:
         """An empty history with this agent's bounds (one per session or room)."""
-        context_window = getattr(self.llm, "context_window", None)
-        budget = self.options.max_history_tokens
-        if context_window:
-            # Leave room in the model's window for the system prompt and the reply.
-            reserved = self.options.max_output_tokens + self.llm.count_tokens(
-                self.options.system_prompt
-            )
-            budget = max(256, min(budget, context_window - reserved - 64))
         return Conversation(
             max_messages=self.options.max_messages,
-            max_tokens=budget,
+            max_tokens=history_budget(self.options, self.llm),
             count_tokens=self.llm.count_tokens,
         )
 
@@ -249,14 +172,16 @@ class Agent:
             conversation = self.conversation
         # The turn id lives in a context variable from here on, so that every log
         # record and span of this turn, whichever component makes it, carries it.
-        turn_id = log.new_id()
-        bound = log.bind_turn(turn_id)
+        turn_id = ids.new_id()
+        bound = ids.bind_turn(turn_id)
         try:
             # aclosing: a consumer that stops early must close the inner generators
             # now (so the interrupted reply is recorded), not whenever GC gets to them.
             async with (
                 conversation.turn_lock,
-                aclosing(self._turn(clean_text(text).strip(), speaker, conversation)) as events,
+                aclosing(
+                    self._turn(turn_id, clean_text(text).strip(), speaker, conversation)
+                ) as events,
             ):
                 async for event in events:
                     for observer in self._observers:
@@ -265,21 +190,20 @@ class Agent:
         except Exception as exc:
             if isinstance(exc, VAError) and exc.turn_id is None:
                 exc.turn_id = turn_id  # so that --json can name the turn that failed
-            metrics.increment("errors", type=type(exc).__name__)
+            (self.metrics or metrics.current()).increment("errors", type=type(exc).__name__)
             # No answer at all is worth a warning in the log file; other failures are
             # already reported where they happened.
             level = logging.WARNING if isinstance(exc, LLMNoAnswer) else logging.INFO
             _logger.log(level, "turn failed: %s", exc, extra={"error": type(exc).__name__})
             raise
         finally:
-            log.unbind_turn(bound)
+            ids.unbind_turn(bound)
 
     async def _turn(
-        self, text: str, speaker: str | None, conversation: Conversation
+        self, turn_id: str, text: str, speaker: str | None, conversation: Conversation
     ) -> AsyncGenerator[TurnEvent, None]:
-        turn_id = log.TURN_ID.get() or uuid.uuid4().hex[:12]
         timings = TurnTimings()
-        state = _TurnState(user=speaker or "local")
+        state = TurnState(user=speaker or "local")
         if self.options.turn_timeout_s is not None:
             state.deadline = Deadline.after(self.options.turn_timeout_s, key="llm.turn_timeout_s")
         if self.limits is not None:
@@ -311,31 +235,27 @@ class Agent:
                 async for event in answer:
                     yield event
         except (LLMError, CircuitOpenError) as exc:
-            if state.reply_parts or state.tool_calls or not _is_outage(exc):
-                self._record_failed_turn(conversation, user_message, state)
+            if state.said_something or not is_outage(exc):
+                state.record_failure(conversation, user_message)
                 raise
             # Every provider is down: degrade instead of failing the turn.
             conversation.forget_from(user_message)
-            async with aclosing(self._degraded_turn(turn_id, context, timings, exc)) as events:
+            async with aclosing(self.degraded_mode.turn(turn_id, context, timings, exc)) as events:
                 async for event in events:
                     yield event
             return
         except BaseException:
-            self._record_failed_turn(conversation, user_message, state)
+            state.record_failure(conversation, user_message)
             raise
 
-        if self.degraded:
-            self.degraded = False
-            yield Notice("the language model is reachable again: back to normal service")
-        failover = self._failover_notice()
-        if failover is not None:
-            yield failover
+        for notice in self.degraded_mode.answered():
+            yield notice
         reply = state.reply.strip()
         answered_by = state.answered_by or self.llm.name
         if not reply:
             # Never a silent empty reply: the user (and a script) is told.
             state.reply_parts.clear()  # white space is nothing said
-            self._record_failed_turn(conversation, user_message, state)
+            state.record_failure(conversation, user_message)
             raise LLMNoAnswer(f"{answered_by} gave an empty reply", provider=answered_by)
         conversation.add_assistant(reply)
         timings.since_start("total")
@@ -355,294 +275,24 @@ class Agent:
             details=state.details,
         )
 
-    def _record_failed_turn(
-        self, conversation: Conversation, user_message: ChatMessage, state: _TurnState
-    ) -> None:
-        if state.reply_parts or state.tool_calls:
-            # Interrupted mid-reply (barge-in, Ctrl-C): keep what was said.
-            conversation.add_assistant(state.reply, interrupted=True)
-        else:
-            conversation.forget_from(user_message)
-
     async def _answer(
-        self, text: str, conversation: Conversation, timings: TurnTimings, state: _TurnState
+        self, text: str, conversation: Conversation, timings: TurnTimings, state: TurnState
     ) -> AsyncGenerator[TurnEvent, None]:
         """Route the question: straight to the LLM, or through the experts first."""
         route = SIMPLE
-        if self.router is not None and self.experts is not None and not self.degraded:
+        if self.router is not None and self.consultation is not None and not self.degraded:
             route = await self.router.route(text)
-        if route.kind == "experts":
-            answered = False
+        if route.kind == "experts" and self.consultation is not None:
             async with aclosing(
-                self._answer_with_experts(route, text, conversation, timings, state)
+                self.consultation.answer(route, text, conversation, timings, state)
             ) as events:
                 async for event in events:
-                    if isinstance(event, _Answered):
-                        answered = True
-                    else:
-                        yield event
-            if answered:
-                return
-        async with aclosing(self._answer_with_llm(conversation, timings, state)) as events:
+                    yield event
+            if state.source == "experts":
+                return  # the experts' path produced the reply
+        use_tools = not self.degraded
+        async with aclosing(
+            self.loop.answer(conversation, timings, state, use_tools=use_tools)
+        ) as events:
             async for event in events:
                 yield event
-
-    async def _answer_with_experts(
-        self,
-        route: Route,
-        text: str,
-        conversation: Conversation,
-        timings: TurnTimings,
-        state: _TurnState,
-    ) -> AsyncGenerator[TurnEvent | _Answered, None]:
-        """Consult the routed experts in parallel, then synthesise one reply.
-
-        Yields :class:`_Answered` last when the experts' path produced the reply;
-        otherwise (limit reached, nobody answered) the caller asks the LLM directly.
-        """
-        assert self.experts is not None
-        state.details["route"] = {
-            "kind": route.kind,
-            "mode": route.mode,
-            "why": list(route.reasons),
-        }
-        if self.limits is not None and not self.limits.allow_expert_consultation(state.user):
-            yield Notice("expert consultation limit reached: answering directly", level="warning")
-            state.details["experts"] = []
-            return
-        history = conversation.window()[:-1]
-        consult = self.experts.investigate if route.mode == "investigate" else self.experts.consult
-        with timings.measure("expert_time"):
-            opinions = await consult(route.experts, text, history)
-        state.details["experts"] = [opinion.as_json() for opinion in opinions]
-        if not any(opinion.ok for opinion in opinions):
-            yield Notice("the experts did not answer: answering directly", level="warning")
-            return
-        system = synthesis_instructions(self.options.system_prompt, opinions)
-        state.source = "experts"
-        if self.experts.settings.validation:
-            async with aclosing(
-                self._validated_reply(text, system, conversation, timings, state)
-            ) as events:
-                async for event in events:
-                    yield event
-        else:
-            async with aclosing(
-                self._answer_with_llm(conversation, timings, state, system=system, use_tools=False)
-            ) as events:
-                async for event in events:
-                    yield event
-        yield _Answered()
-
-    async def _validated_reply(
-        self,
-        text: str,
-        system: str,
-        conversation: Conversation,
-        timings: TurnTimings,
-        state: _TurnState,
-    ) -> AsyncGenerator[TurnEvent, None]:
-        """Draft, have an expert check it, and say the checked answer in one piece."""
-        assert self.experts is not None
-        llm_started = time.perf_counter()
-        draft, _ = await self.llm.complete(
-            self._request(conversation, system, (), deadline=state.deadline)
-        )
-        state.answered_by = self.llm.answered_by().name
-        timings.record("llm_ttft", (time.perf_counter() - llm_started) * 1000)
-        with timings.measure("validation"):
-            correction = await self.experts.validate(text, draft)
-        state.details["validated_by"] = correction.name if correction else "approved"
-        final = correction.text if correction else draft
-        state.reply_parts.append(final)
-        yield TextDelta(final)
-
-    async def _degraded_turn(
-        self, turn_id: str, context: TurnContext, timings: TurnTimings, cause: Exception
-    ) -> AsyncGenerator[TurnEvent, None]:
-        """Answer without an LLM: a cached reply for these words, or the degraded notice."""
-        if not self.degraded:
-            self.degraded = True
-            yield Notice(f"degraded mode: {cause}", level="warning")
-        reply = self.options.degraded_reply
-        hit = None
-        written_by = None  # the notice: no LLM wrote it
-        if self.buffer is not None:
-            # Any cached answer to these very words beats no answer at all.
-            hit = await self.buffer.lookup(replace(context, history=()))
-            if hit is not None:
-                reply, written_by = hit.reply, hit.llm
-        yield TextDelta(reply)
-        timings.since_start("total")
-        yield TurnCompleted(
-            turn_id,
-            context.text,
-            reply,
-            "degraded",
-            timings.as_dict(),
-            llm=written_by,
-            details={
-                "error": str(cause),
-                "exit_code": getattr(cause, "exit_code", 1),
-                "cached": hit is not None,
-            },
-        )
-
-    def _failover_notice(self) -> Notice | None:
-        """Tell the user once when a fallback provider is answering for the main one."""
-        active = self.llm.answered_by()
-        if active.name == self.llm.name:
-            self._announced_failover = None
-            return None
-        if self._announced_failover == active.name:
-            return None
-        self._announced_failover = active.name
-        return Notice(f"{self.llm.name} is unavailable: answering with {active.name}")
-
-    def _request(
-        self,
-        conversation: Conversation,
-        system: str,
-        specs: Sequence[ToolSpec],
-        *,
-        step: int = 0,
-        deadline: Deadline | None = None,
-    ) -> LLMRequest:
-        return LLMRequest(
-            deadline=deadline,
-            system=system,
-            messages=conversation.window(),
-            tools=specs,
-            allow_tools=bool(specs) and step < self.options.max_tool_steps,
-            temperature=self.options.temperature,
-            max_output_tokens=self.options.max_output_tokens,
-        )
-
-    async def _answer_with_llm(
-        self,
-        conversation: Conversation,
-        timings: TurnTimings,
-        state: _TurnState,
-        *,
-        system: str | None = None,
-        use_tools: bool = True,
-    ) -> AsyncGenerator[TurnEvent, None]:
-        """Tool detection, then the LLM <-> tools loop, bounded by ``max_tool_steps``."""
-        specs: Sequence[ToolSpec] = ()
-        if self.tools is not None and use_tools and not self.degraded:
-            specs = self.tools.specs()
-        system = system or self.options.system_prompt
-        llm_started = time.perf_counter()
-        first_step = 0
-        model_may_call = True
-        decision = self._route(conversation, specs)
-        if decision is not None:
-            state.details.setdefault("tool_decisions", []).append(decision.as_json())
-            if decision.hint:
-                system = f"{system}\n{decision.hint}"
-            if decision.call is None:
-                model_may_call = False  # the rule says: answer directly
-            else:
-                async with aclosing(
-                    self._tool_step([decision.call], "", conversation, timings, state)
-                ) as results:
-                    async for event in results:
-                        yield event
-                first_step = 1
-        for step in range(first_step, self.options.max_tool_steps + 1):
-            request = self._request(conversation, system, specs, step=step, deadline=state.deadline)
-            if not model_may_call:
-                request = replace(request, allow_tools=False)
-            step_text: list[str] = []
-            calls: list[ToolCall] = []
-            async with aclosing(self.llm.stream(request)) as chunks:
-                async for chunk in chunks:
-                    if isinstance(chunk, TextChunk):
-                        if state.first_delta_at is None:
-                            state.first_delta_at = time.perf_counter()
-                            timings.record("llm_ttft", (state.first_delta_at - llm_started) * 1000)
-                        step_text.append(chunk.text)
-                        state.reply_parts.append(chunk.text)
-                        yield TextDelta(chunk.text)
-                    else:
-                        calls.append(chunk)
-            state.answered_by = self.llm.answered_by().name
-            if request.allow_tools and (calls or (decision is None and step == 0)):
-                # The model had the choice: a call, or (when no rule spoke) answering directly.
-                made = [model_decision([call]) for call in calls] or [model_decision([])]
-                state.details.setdefault("tool_decisions", []).extend(d.as_json() for d in made)
-            if not calls:
-                return
-            if step == self.options.max_tool_steps:
-                break
-            # The model's words before a tool call are part of the history, not the reply.
-            if step_text:
-                del state.reply_parts[-len(step_text) :]
-            async with aclosing(
-                self._tool_step(calls, "".join(step_text), conversation, timings, state)
-            ) as results:
-                async for event in results:
-                    yield event
-        yield Notice("stopped calling tools: the step limit was reached", level="warning")
-
-    async def _tool_step(
-        self,
-        calls: list[ToolCall],
-        said: str,
-        conversation: Conversation,
-        timings: TurnTimings,
-        state: _TurnState,
-    ) -> AsyncGenerator[TurnEvent, None]:
-        """Record one step's calls (a rule's or the LLM's) in the history, then run them."""
-        conversation.add_assistant(said, tool_calls=calls)
-        state.tool_calls.extend(calls)
-        async with aclosing(self._run_tools(calls, conversation, timings, state.user)) as results:
-            async for event in results:
-                yield event
-
-    def _route(self, conversation: Conversation, specs: Sequence[ToolSpec]) -> ToolDecision | None:
-        """The rules' tool decision for the latest user message, or ``None`` (the LLM decides)."""
-        if self.tool_router is None or not specs or self.options.max_tool_steps < 1:
-            return None
-        text = next((m.content for m in reversed(conversation.messages) if m.role == "user"), "")
-        return self.tool_router.decide(text, specs)
-
-    async def _run_tools(
-        self,
-        calls: Sequence[ToolCall],
-        conversation: Conversation,
-        timings: TurnTimings,
-        user: str = "local",
-    ) -> AsyncGenerator[TurnEvent, None]:
-        """Run the calls of one step concurrently and record their results in order."""
-        for call in calls:
-            yield ToolCallStarted(call)
-
-        async def timed(call: ToolCall) -> tuple[ToolResult, float]:
-            begin = time.perf_counter()
-            if self.tools is None:
-                result = ToolResult(f"no tools are available to call {call.name!r}", is_error=True)
-            elif self.limits is not None:
-                async with self.limits.tool_call_slot(user):
-                    result = await self.tools.call(call)
-            else:
-                result = await self.tools.call(call)
-            return result, (time.perf_counter() - begin) * 1000
-
-        with timings.measure("tool_time", accumulate=True):
-            running = asyncio.ensure_future(asyncio.gather(*(timed(call) for call in calls)))
-            try:
-                delay = self.options.filler_after_s
-                if delay is not None and not (await asyncio.wait({running}, timeout=delay))[0]:
-                    # Still running: the voice layer speaks this, so the user hears no dead air.
-                    yield FillerSpeech(self.options.filler_text)
-                outcomes = await running
-            finally:
-                # A consumer that stops here (barge-in) cancels the calls still in flight.
-                if not running.done():
-                    running.cancel()
-                    with suppress(asyncio.CancelledError):
-                        await running
-        for call, (result, duration_ms) in zip(calls, outcomes, strict=True):
-            conversation.add_tool_result(call, result)
-            yield ToolCallFinished(call, result, duration_ms)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
-from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolResult
+from voice_agent_cli.contracts.messages import ChatMessage, ToolCall, ToolResult
 
 TokenCounter = Callable[[str], int]
 

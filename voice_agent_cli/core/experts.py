@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from voice_agent_cli.core.messages import ChatMessage
+from voice_agent_cli.contracts.messages import ChatMessage
 from voice_agent_cli.core.settings import ExpertSettings, ExpertsSettings
 from voice_agent_cli.errors import VAError
 from voice_agent_cli.llm.base import LLM, LLMRequest

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from voice_agent_cli.core.messages import ChatMessage
+from voice_agent_cli.contracts.messages import ChatMessage
 
 if TYPE_CHECKING:
     from voice_agent_cli.core.settings import ExpertsSettings

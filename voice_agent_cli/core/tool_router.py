@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from voice_agent_cli.core.messages import ToolCall, ToolSpec
+from voice_agent_cli.contracts.messages import ToolCall, ToolSpec
 from voice_agent_cli.tools.places import time_zone_of
 from voice_agent_cli.tools.spoken_arithmetic import to_expression
 

@@ -36,8 +36,8 @@ from voice_agent_cli.evals.results import CaseResult, EvalReport, TurnOutcome, T
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Settings
+    from voice_agent_cli.contracts.events import TurnEvent
     from voice_agent_cli.core.agent import Agent
-    from voice_agent_cli.core.events import TurnEvent
     from voice_agent_cli.llm.base import LLM
     from voice_agent_cli.speech.stt import SpeechToText
     from voice_agent_cli.speech.tts import TextToSpeech
@@ -94,7 +94,7 @@ class EvalRunner:
         if case.skip is not None:
             result.skipped = case.skip
             return result
-        from voice_agent_cli.core.build import open_agent
+        from voice_agent_cli.compose.agent import open_agent
 
         started = time.perf_counter()
         with _scratch_home(home):
@@ -181,7 +181,7 @@ class _EventRecorder:
 
     def fill(self, outcome: TurnOutcome) -> None:
         """Copy the turn's reply, path, LLM, tool calls, timings and notices into ``outcome``."""
-        from voice_agent_cli.core.events import (
+        from voice_agent_cli.contracts.events import (
             Notice,
             TextDelta,
             ToolCallStarted,

@@ -29,7 +29,7 @@ from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
-from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolSpec
+from voice_agent_cli.contracts.messages import ChatMessage, ToolCall, ToolSpec
 from voice_agent_cli.errors import LLMError, LLMTimeout
 from voice_agent_cli.llm.stats import ProviderCall, TokenUsage, report
 from voice_agent_cli.resilience import CircuitBreaker, Deadline, RetryPolicy
@@ -76,6 +76,9 @@ class LLM(ABC):
     #: Whether attempts are measured as provider calls (a wrapper of other
     #: providers, such as failover, leaves that to the providers it wraps).
     measures_calls: bool = True
+    #: The model's context window in tokens, when known: the agent keeps the history
+    #: (plus system prompt and reply) within it. ``None``: only the profile's bound.
+    context_window: int | None = None
 
     def __init__(
         self, *, model: str, timeout_s: float | None = 30.0, retry: RetryPolicy | None = None

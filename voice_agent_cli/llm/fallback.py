@@ -30,7 +30,7 @@ from voice_agent_cli.llm.base import LLM, LLMChunk, LLMRequest
 from voice_agent_cli.resilience import RetryPolicy
 
 if TYPE_CHECKING:
-    from voice_agent_cli.core.messages import ToolSpec
+    from voice_agent_cli.contracts.messages import ToolSpec
 
 FailoverListener = Callable[[LLM, LLM, Exception], None]
 
@@ -57,7 +57,7 @@ class FallbackLLM(LLM):
         self._answering: ContextVar[LLM | None] = ContextVar(
             f"va-answering-{id(self)}", default=None
         )
-        self.context_window = getattr(primary, "context_window", None)
+        self.context_window = primary.context_window
 
     @property
     def name(self) -> str:

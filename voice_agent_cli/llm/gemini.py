@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from voice_agent_cli.config import Secret
-from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolSpec
+from voice_agent_cli.contracts.messages import ChatMessage, ToolCall, ToolSpec
+from voice_agent_cli.contracts.secrets import Secret
 from voice_agent_cli.errors import (
     LLMAuthError,
     LLMBadRequest,

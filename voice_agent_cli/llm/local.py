@@ -26,7 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolSpec
+from voice_agent_cli.contracts.messages import ChatMessage, ToolCall, ToolSpec
 from voice_agent_cli.errors import LLMBadRequest, LLMError, ModelUnavailable
 from voice_agent_cli.llm.base import LLM, LLMChunk, LLMRequest, TextChunk
 from voice_agent_cli.llm.catalogue import ModelChoice, resolve_model
@@ -137,7 +137,7 @@ class LocalLLM(LLM):
         #: What ``model`` (a catalogue name, a GGUF path or None) resolved to.
         self.choice = resolve_model(model)
         super().__init__(model=self.choice.name, timeout_s=timeout_s, retry=retry)
-        self.context_window = n_ctx
+        self.context_window: int = n_ctx
         self.n_threads = n_threads or default_threads()
         self._progress = progress
         self._chat: LoadedModel | None = None

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from voice_agent_cli.config import Secret
-from voice_agent_cli.core.messages import ChatMessage, ToolCall, ToolSpec
+from voice_agent_cli.contracts.messages import ChatMessage, ToolCall, ToolSpec
+from voice_agent_cli.contracts.secrets import Secret
 from voice_agent_cli.errors import LLMAuthError, LLMError, LLMServerError
 from voice_agent_cli.llm.base import LLM, LLMRequest, ProviderChunk, TextChunk
 from voice_agent_cli.llm.openai_errors import Where, translate

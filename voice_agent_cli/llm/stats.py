@@ -79,7 +79,7 @@ def report(call: ProviderCall) -> None:
     """
     for calls in _COLLECTORS.get():
         calls.append(call)
-    from voice_agent_cli import metrics
+    from voice_agent_cli.observe import metrics
 
     registry = metrics.current()
     try:

@@ -130,10 +130,6 @@ class AgentTrack:
             self._pending[owner] = self._pending.get(owner, 0) + len(samples)
             self._wake.set()
 
-    def pending_seconds(self, owner: int) -> float:
-        """Seconds of ``owner``'s audio not yet handed to the source."""
-        return self._pending.get(owner, 0) / self.sample_rate
-
     def playing(self, owner: int) -> bool:
         """True while ``owner``'s audio is queued here or still in the source's queue."""
         if self._pending.get(owner):

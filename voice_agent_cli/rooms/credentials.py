@@ -6,7 +6,7 @@
 - the API secret: only the variable ``[livekit] api_secret_env`` names
   (``LIVEKIT_API_SECRET``): a flag would show it in ``ps`` and shell history.
 
-The secret is held in a :class:`~voice_agent_cli.config.Secret`, which never
+The secret is held in a :class:`~voice_agent_cli.contracts.secrets.Secret`, which never
 prints itself, and is registered with the log redaction.
 """
 
@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from voice_agent_cli.config import Secret
+from voice_agent_cli.contracts.secrets import Secret
 from voice_agent_cli.errors import ConfigError, UsageError
 from voice_agent_cli.rooms.settings import LiveKitSettings
 
@@ -98,9 +98,9 @@ def resolve_credentials(
     raw_secret = environ.get(settings.api_secret_env, "").strip()
     secret = Secret(raw_secret, settings.api_secret_env) if raw_secret else None
     if secret is not None:
-        from voice_agent_cli import log
+        from voice_agent_cli.observe import redaction
 
-        log.register_secret(secret.value)
+        redaction.register_secret(secret.value)
         if len(raw_secret.encode()) < 32:
             _logger.info(
                 "$%s is shorter than 32 bytes: fine for `livekit-server --dev`, weak anywhere else",

@@ -3,7 +3,10 @@
 The room layer never prints; ``va join`` renders these events (a live view,
 plain lines, or one JSON object per event with ``--json``). Voice events of a
 participant's pipeline travel wrapped in :class:`ParticipantVoice`, so the
-view knows whose transcript or turn it is.
+view knows whose transcript or turn it is. What is not the room's own comes
+from the one vocabulary (:mod:`voice_agent_cli.contracts.events`): a
+:class:`~voice_agent_cli.contracts.events.Notice` is the same event whichever
+layer sends it.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from voice_agent_cli.contracts.events import Notice
 from voice_agent_cli.speech.events import (
     AgentSpeech,
     AgentText,
@@ -90,14 +94,6 @@ class DataMessage:
     size: int
 
 
-@dataclass(frozen=True)
-class RoomNotice:
-    """Something to tell the user outside the transcript."""
-
-    message: str
-    level: Literal["info", "warning", "error"] = "info"
-
-
 RoomEvent = (
     ConnectionChanged
     | ParticipantJoined
@@ -105,7 +101,7 @@ RoomEvent = (
     | SpeakingChanged
     | ParticipantVoice
     | DataMessage
-    | RoomNotice
+    | Notice
 )
 
 
@@ -147,7 +143,7 @@ def event_json(event: RoomEvent) -> dict[str, Any] | None:
             "topic": event.topic,
             "size": event.size,
         }
-    if isinstance(event, RoomNotice):
+    if isinstance(event, Notice):
         return {"event": "notice", "level": event.level, "message": event.message}
     return _voice_json(event)
 

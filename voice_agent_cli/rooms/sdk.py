@@ -89,15 +89,6 @@ def disconnect_reason_name(reason: Any) -> str:
         return "UNKNOWN_REASON"
 
 
-def connection_state_name(state: Any) -> str:
-    """``connected`` / ``reconnecting`` / ``disconnected`` for an rtc ``ConnectionState``."""
-    names = {0: "disconnected", 1: "connected", 2: "reconnecting"}
-    try:
-        return names.get(int(state), "disconnected")
-    except (TypeError, ValueError):
-        return str(state)
-
-
 def participant_kind_name(participant: Any) -> str:
     """``standard``, ``agent``, ``sip``, ``ingress``... for an rtc participant."""
     from livekit.rtc._proto.participant_pb2 import ParticipantKind

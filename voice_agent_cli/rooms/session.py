@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from voice_agent_cli import metrics
+from voice_agent_cli.observe import metrics
 from voice_agent_cli.rooms.audio_out import AgentTrack
 from voice_agent_cli.rooms.events import (
     ConnectionChanged,
@@ -47,6 +47,7 @@ from voice_agent_cli.speech.events import StateChanged, VoiceTurn
 if TYPE_CHECKING:
     from voice_agent_cli.core.agent import Agent
     from voice_agent_cli.core.conversation import Conversation
+    from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.rooms.connection import RoomConnection
     from voice_agent_cli.rooms.policy import AnswerPolicy
     from voice_agent_cli.rooms.sdk import RoomLike
@@ -73,8 +74,11 @@ class RoomAgent:
         observer: RoomObserver | None = None,
         track: AgentTrack | None = None,
         transcripts: TranscriptPublisher | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.connection = connection
+        #: Where the room's gauges, counters and events go (None: the registry in force).
+        self.metrics = metrics
         self.identity = identity
         self.track = track or AgentTrack()
         self.transcripts = transcripts or TranscriptPublisher()
@@ -220,7 +224,10 @@ class RoomAgent:
         self._mics.clear()
         self.captions.clear()
         self.participants.clear()
-        metrics.set_gauge("room_participants", 0, room=self.room_name)
+        self._metrics().set_gauge("room_participants", 0, room=self.room_name)
+
+    def _metrics(self) -> Metrics:
+        return self.metrics or metrics.current()
 
     # -- room events (called by the SDK's event emitter: synchronous) ---------------------------
 
@@ -231,8 +238,8 @@ class RoomAgent:
         if state is None:
             return
         count = len(self.participants)
-        metrics.set_gauge("room_participants", count, room=self.room_name)
-        metrics.event(f"{participant.identity} joined {self.room_name}", kind="info")
+        self._metrics().set_gauge("room_participants", count, room=self.room_name)
+        self._metrics().event(f"{participant.identity} joined {self.room_name}", kind="info")
         self._emit(ParticipantJoined(state.identity, state.name, state.kind, count))
 
     def _on_participant_disconnected(self, participant: Any) -> None:
@@ -241,8 +248,8 @@ class RoomAgent:
         if self.participants.left(identity) is None:
             return
         count = len(self.participants)
-        metrics.set_gauge("room_participants", count, room=self.room_name)
-        metrics.event(f"{identity} left {self.room_name}", kind="info")
+        self._metrics().set_gauge("room_participants", count, room=self.room_name)
+        self._metrics().event(f"{identity} left {self.room_name}", kind="info")
         self._emit(ParticipantLeft(identity, count))
 
     def _on_track_subscribed(self, audio: Any, publication: Any, participant: Any) -> None:
@@ -273,9 +280,9 @@ class RoomAgent:
 
     def _on_connection(self, change: ConnectionChanged) -> None:
         if change.state == "connected" and self._last_connection == "reconnecting":
-            metrics.increment("room_reconnects", room=self.room_name)
+            self._metrics().increment("room_reconnects", room=self.room_name)
         if change.state != self._last_connection:
-            metrics.event(f"room {change.describe()}", kind="info")
+            self._metrics().event(f"room {change.describe()}", kind="info")
         self._last_connection = change.state
         self._emit(change)
 

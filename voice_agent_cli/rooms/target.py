@@ -81,14 +81,14 @@ def resolve_target(
 def _given_token(
     server: str, token: str, room: str | None, credentials: LiveKitCredentials
 ) -> RoomTarget:
-    from voice_agent_cli import log
+    from voice_agent_cli.observe import redaction
 
     if credentials.can_sign:
         key, secret = credentials.require_keys()
         info = verify_token(token, key, secret, room=room)
     else:
         info = inspect_token(token, room=room)
-    log.register_secret(token)
+    redaction.register_secret(token)
 
     def given() -> str:
         # Checked again before each reconnection: an expired token is a clear error, not a 401.

@@ -35,7 +35,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from voice_agent_cli import metrics
+from voice_agent_cli.observe import metrics
 from voice_agent_cli.rooms.sdk import (
     ATTRIBUTE_TRANSCRIPTION_FINAL,
     ATTRIBUTE_TRANSCRIPTION_SEGMENT_ID,
@@ -45,6 +45,7 @@ from voice_agent_cli.rooms.sdk import (
 from voice_agent_cli.speech.events import AgentSpeech, UserTranscript, VoiceEvent, VoiceTurn
 
 if TYPE_CHECKING:
+    from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.rooms.sdk import RoomLike
 
 _logger = logging.getLogger("va.rooms")
@@ -94,8 +95,16 @@ def new_segment_id() -> str:
 class TranscriptPublisher:
     """Sends transcript lines into the current room, in order, off the voice loop."""
 
-    def __init__(self, *, topic: str = "va.transcript", transcription_events: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        topic: str = "va.transcript",
+        transcription_events: bool = True,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.topic = topic
+        #: Where a line that could not be sent is counted (None: the registry in force).
+        self.metrics = metrics
         self.transcription_events = transcription_events
         self.room: RoomLike | None = None
         self._queue: asyncio.Queue[TranscriptLine] = asyncio.Queue()
@@ -141,7 +150,7 @@ class TranscriptPublisher:
                     self.sent += 1
             except Exception as exc:  # the SDK's publish errors: a transcript is never fatal
                 self.failed += 1
-                metrics.increment("errors", type="TranscriptNotSent")
+                (self.metrics or metrics.current()).increment("errors", type="TranscriptNotSent")
                 _logger.info("could not send a transcript line: %s", exc)
             finally:
                 self._queue.task_done()

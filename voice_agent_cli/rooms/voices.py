@@ -25,15 +25,16 @@ from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from voice_agent_cli.contracts.events import Notice
 from voice_agent_cli.rooms.audio_in import ParticipantAudio
-from voice_agent_cli.rooms.events import ParticipantVoice, RoomEvent, RoomNotice
+from voice_agent_cli.rooms.events import ParticipantVoice, RoomEvent
 from voice_agent_cli.speech.events import UserSpeaking, VoiceEvent, VoiceTurn
 from voice_agent_cli.speech.pipeline import VoiceSession
 
 if TYPE_CHECKING:
+    from voice_agent_cli.contracts.events import TurnEvent
     from voice_agent_cli.core.agent import Agent
     from voice_agent_cli.core.conversation import Conversation
-    from voice_agent_cli.core.events import TurnEvent
     from voice_agent_cli.rooms.audio_out import AgentTrack, TrackSink
     from voice_agent_cli.rooms.policy import AnswerPolicy, Decision
     from voice_agent_cli.rooms.settings import BargeInScope
@@ -160,7 +161,7 @@ class RoomVoices:
             self._spawn(self.stop(identity), f"room-voice-restart-{identity}")
         elif len(self._pipelines) >= self.max_pipelines:
             self.observer(
-                RoomNotice(
+                Notice(
                     f"not transcribing {identity}: {self.max_pipelines} participants already "
                     "are ([livekit] max_pipelines)",
                     "warning",
@@ -238,9 +239,7 @@ class RoomVoices:
         failure = task.exception()
         if failure is not None:
             _logger.warning("voice pipeline of %s failed: %s", pipeline.identity, failure)
-            self.observer(
-                RoomNotice(f"stopped listening to {pipeline.identity}: {failure}", "error")
-            )
+            self.observer(Notice(f"stopped listening to {pipeline.identity}: {failure}", "error"))
 
     def _spawn(self, coroutine: Any, name: str) -> None:
         task = asyncio.create_task(coroutine, name=name)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from voice_agent_cli.sessions.model import SessionInfo, SessionKind, SessionTurn
 
 if TYPE_CHECKING:
-    from voice_agent_cli.core.messages import ChatMessage
+    from voice_agent_cli.contracts.messages import ChatMessage
     from voice_agent_cli.privacy import PrivacySettings
     from voice_agent_cli.sessions.store import SessionStore
 

@@ -1,6 +1,6 @@
 """Wire the voice loop from a profile: options, engines, and their loading.
 
-The counterpart of :mod:`voice_agent_cli.core.build` for speech: ``va talk``,
+The counterpart of :mod:`voice_agent_cli.compose.agent` for speech: ``va talk``,
 ``va join`` and ``va bench`` take the same STT, TTS and turn-taking settings
 from the ``[voice]``, ``[vad]``, ``[stt]`` and ``[tts]`` sections.
 """

@@ -106,7 +106,7 @@ class VoiceTurn:
         Only the stages the pipeline measures: the agent core reports its own
         (``llm_ttft``, ``total``...) through its observer.
         """
-        from voice_agent_cli import metrics
+        from voice_agent_cli.observe import metrics
 
         for stage in PIPELINE_STAGES:
             if stage in self.timings:

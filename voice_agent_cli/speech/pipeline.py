@@ -43,7 +43,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from voice_agent_cli.core.events import (
+from voice_agent_cli.contracts.events import (
     FillerSpeech,
     Notice,
     TextDelta,
@@ -77,9 +77,9 @@ from voice_agent_cli.speech.interruption import InterruptionJudge, InterruptionO
 from voice_agent_cli.speech.speaker import ReplySpeaker
 
 if TYPE_CHECKING:
+    from voice_agent_cli.contracts.events import TurnEvent
+    from voice_agent_cli.contracts.messages import ChatMessage
     from voice_agent_cli.core.conversation import Conversation
-    from voice_agent_cli.core.events import TurnEvent
-    from voice_agent_cli.core.messages import ChatMessage
     from voice_agent_cli.speech.audio import AudioFrame, Samples
     from voice_agent_cli.speech.echo import EchoCanceller
     from voice_agent_cli.speech.io import AudioSink, AudioSource

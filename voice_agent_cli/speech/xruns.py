@@ -74,7 +74,7 @@ class XrunCounter:
 
         Call it from the event loop: the metrics registry is the loop's.
         """
-        from voice_agent_cli import metrics
+        from voice_agent_cli.observe import metrics
 
         now = self._clock()
         with self._lock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Callable, Sequence
 
-from voice_agent_cli.core.messages import ToolCall
+from voice_agent_cli.contracts.messages import ToolCall
 from voice_agent_cli.llm.base import LLM, LLMChunk, LLMRequest, TextChunk
 from voice_agent_cli.resilience import RetryPolicy
 

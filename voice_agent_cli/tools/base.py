@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from voice_agent_cli.core.messages import ToolCall, ToolResult, ToolSpec
+from voice_agent_cli.contracts.messages import ToolCall, ToolResult, ToolSpec
 
 
 @runtime_checkable

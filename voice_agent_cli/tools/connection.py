@@ -8,7 +8,7 @@ connection ends, and restarts the server with exponential backoff. Calls come
 from other tasks and share the connection (the SDK multiplexes them).
 
 Nothing here raises to the caller: every failure becomes a
-:class:`~voice_agent_cli.core.messages.ToolResult` with ``is_error`` set, and
+:class:`~voice_agent_cli.contracts.messages.ToolResult` with ``is_error`` set, and
 counts against the server's :class:`~voice_agent_cli.tools.health.ServerHealth`.
 """
 
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from voice_agent_cli import __version__
-from voice_agent_cli.core.messages import ToolResult
+from voice_agent_cli.contracts.messages import ToolResult
 from voice_agent_cli.errors import VAError
 from voice_agent_cli.resilience import CircuitBreaker
 from voice_agent_cli.tools.health import ServerHealth

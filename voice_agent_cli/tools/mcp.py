@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from voice_agent_cli.core.messages import ToolCall, ToolResult, ToolSpec
+from voice_agent_cli.contracts.messages import ToolCall, ToolResult, ToolSpec
 from voice_agent_cli.errors import ToolServerUnavailable, UsageError
 from voice_agent_cli.resilience import BreakerPolicy, CircuitBreakers
 from voice_agent_cli.tools.connection import RemoteTool, ServerConnection

@@ -1,7 +1,7 @@
 """The boundary with the ``mcp`` SDK: its results and exceptions, in va's terms.
 
 :func:`to_tool_result` turns a ``CallToolResult`` into the
-:class:`~voice_agent_cli.core.messages.ToolResult` the agent feeds back to the
+:class:`~voice_agent_cli.contracts.messages.ToolResult` the agent feeds back to the
 LLM; :func:`describe_failure` turns any exception the SDK, anyio or a broken
 server can raise into a :class:`Failure`: a one-line reason, and whether the
 server (not the call) is at fault.
@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from voice_agent_cli.core.messages import ToolResult
+from voice_agent_cli.contracts.messages import ToolResult
 
 #: The LLM gets at most this much text from one call (a runaway tool must not
 #: fill the context window).

@@ -1,7 +1,7 @@
 """The live dashboard of ``va chat --dashboard``, ``va talk`` and ``va join``.
 
-It shows what :class:`~voice_agent_cli.metrics.Metrics` knows, read from
-:meth:`~voice_agent_cli.metrics.Metrics.as_json` at each refresh:
+It shows what :class:`~voice_agent_cli.observe.metrics.Metrics` knows, read from
+:meth:`~voice_agent_cli.observe.metrics.Metrics.as_json` at each refresh:
 
 - latency: the last turn and p50/p95/p99 of each stage (LiveKit's names first);
 - the buffer's hit rate per layer (pre-buffered replies, reply cache);
@@ -29,7 +29,7 @@ from rich.text import Text
 if TYPE_CHECKING:
     from rich.live import Live
 
-    from voice_agent_cli.metrics import MetricEvent, Metrics
+    from voice_agent_cli.observe.metrics import MetricEvent, Metrics
 
 #: Stages always shown, in pipeline order (LiveKit Agents' names where one exists).
 CORE_STAGES = (

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.markup import escape
 
+from voice_agent_cli.contracts.events import Notice
 from voice_agent_cli.rooms.events import (
     ConnectionChanged,
     ParticipantJoined,
     ParticipantLeft,
     ParticipantVoice,
     RoomEvent,
-    RoomNotice,
     event_json,
 )
 from voice_agent_cli.speech.events import (
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.live import Live
 
-    from voice_agent_cli.metrics import Metrics
+    from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.rooms.participants import ParticipantState
 
 _STATE_STYLE = {
@@ -136,7 +136,7 @@ class JoinView:
 
     def note(self, message: str, level: str = "info") -> None:
         """A line outside the transcript (loading, leaving)."""
-        self.show(RoomNotice(message, level))  # type: ignore[arg-type]
+        self.show(Notice(message, level))  # type: ignore[arg-type]
 
     def show(self, event: RoomEvent) -> None:
         """Update the view with one room event."""
@@ -169,7 +169,7 @@ class JoinView:
                 )
             elif isinstance(inner, VoiceNotice):
                 self.lines.append(("note", f"{event.identity}: {inner.message}", False))
-        elif isinstance(event, RoomNotice):
+        elif isinstance(event, Notice):
             self.lines.append(("note", event.message, False))
 
     def _print_plain(self, event: RoomEvent) -> None:
@@ -182,7 +182,7 @@ class JoinView:
             self._note(f"{event.identity} joined ({event.count} in the room)")
         elif isinstance(event, ParticipantLeft):
             self._note(f"{event.identity} left ({event.count} in the room)")
-        elif isinstance(event, RoomNotice):
+        elif isinstance(event, Notice):
             colour = {"warning": "yellow", "error": "red"}.get(event.level, "dim")
             self.err.print(f"[{colour}]va: {escape(event.message)}[/]", soft_wrap=True)
         elif isinstance(event, ParticipantVoice):

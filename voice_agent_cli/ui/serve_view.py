@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.live import Live
 
-    from voice_agent_cli.metrics import Metrics
+    from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.rooms.events import RoomEvent
 
 #: Jobs that ended stay in the view this long, so a failure can be read.

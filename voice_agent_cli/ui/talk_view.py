@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.live import Live
 
-    from voice_agent_cli.metrics import Metrics
+    from voice_agent_cli.observe.metrics import Metrics
 
 #: Timings shown for each turn, with their short labels.
 TIMING_LABELS = (

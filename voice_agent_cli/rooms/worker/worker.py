@@ -113,9 +113,9 @@ class Worker:
         self._cpu_sampler = CpuLoad() if cpu_load is None else None
         self._cpu: Callable[[], float] = cpu_load or self._cpu_sampler or (lambda: 0.0)
         self._on_event = on_event
-        from voice_agent_cli import log
+        from voice_agent_cli.observe import redaction
 
-        log.register_secret(api_secret)  # never in a log line, a job error, an event
+        redaction.register_secret(api_secret)  # never in a log line, a job error, an event
         self._participant_name = participant_name
         self._version = version
         self._policy = ReconnectPolicy(
@@ -472,7 +472,7 @@ class Worker:
             elif job.stop_reason != "terminated":
                 outcome, error = "failed", "stopped: the worker was shut down"
         except Exception as exc:
-            from voice_agent_cli.log import redact
+            from voice_agent_cli.observe.redaction import redact
 
             outcome = "failed"
             error = redact((str(exc).strip() or type(exc).__name__).splitlines()[0])[:500]
