@@ -132,22 +132,17 @@ def espeak(text: str, voice: Voice) -> Samples:
     return resample(to_mono(np.asarray(audio, dtype=np.float32)), rate, PIPELINE_RATE)
 
 
-#: Numbers Whisper writes as digits, and the words they are in the sentences.
+#: Numbers Whisper writes as digits, as the words the sentences spell them with.
+_NUMBER_WORDS = (
+    *("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
+    *("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen"),
+    *("seventeen", "eighteen", "nineteen", "twenty"),
+)
+_TENS = ("thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
 _NUMBERS = {
-    **dict.fromkeys(("0", "zero"), "zero"),
-    **{str(n): w for n, w in enumerate("one two three four five six seven eight nine".split(), 1)},
-    **{
-        str(n): w
-        for n, w in zip(
-            range(10, 21),
-            "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen "
-            "nineteen twenty".split(),
-            strict=True,
-        )
-    },
-    **{f"{t}0": w for t, w in zip(range(3, 10), "thirty forty fifty sixty seventy "
-                                              "eighty ninety".split(), strict=True)},
-    **{"1st": "first", "2nd": "second", "3rd": "third", "4th": "fourth", "5th": "fifth"},
+    **{str(n): word for n, word in enumerate(_NUMBER_WORDS)},
+    **{f"{n}0": word for n, word in enumerate(_TENS, 3)},
+    **{"1st": "first", "2nd": "second", "3rd": "third"},
 }
 
 

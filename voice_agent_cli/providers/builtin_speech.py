@@ -28,6 +28,8 @@ class FasterWhisperProvider(STTProvider):
             compute_type=stt.compute_type,
             cpu_threads=stt.cpu_threads or 0,
             vad_filter=stt.vad_filter,
+            hotwords=stt.hotwords,
+            context=stt.context,
         )
 
     def models(self, settings: STTSettings) -> ModelList:

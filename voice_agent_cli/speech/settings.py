@@ -81,6 +81,14 @@ class STTSettings(Section):
     vad_filter: bool = Field(
         True, description="faster-whisper's own VAD pass (stops 'you' on noise)"
     )
+    hotwords: list[str] = Field(
+        default_factory=list,
+        description="faster-whisper: names and terms to listen for ('Siobhan', 'Kubernetes')",
+    )
+    context: bool = Field(
+        True,
+        description="faster-whisper: prompt Whisper with the agent's last words and tool names",
+    )
 
     @field_validator("engine")
     @classmethod
