@@ -190,10 +190,13 @@ def recall_of(references: Sequence[str], heard: Sequence[str]) -> float:
 async def heard_by_voice_loop(
     agent: Agent, clip: Samples, settings: Settings, stt: SpeechToText, tts: TextToSpeech
 ) -> list[str]:
-    """What each turn the voice loop made of ``clip`` heard, as ``va talk --input`` runs it."""
+    """What each turn the voice loop made of ``clip`` heard, as ``va talk --input`` runs it.
+
+    The conversation goes on from clip to clip, so Whisper hears each one with
+    the agent's last words as its prompt, as it would in a real dialogue.
+    """
     from voice_agent_cli.speech.build import spoken_turns
 
-    agent.reset()
     turns = await spoken_turns(agent, clip, settings.profile, stt, tts, pace=False)
     return [turn.user for turn in turns]
 
@@ -212,6 +215,7 @@ async def measure_recall(
     The first ``sentences`` Harvard sentences are spoken by every voice; the
     STT's time per whole clip is appended to ``stt_times`` (ms). The agent
     answers every turn "Okay." from a scripted LLM: only the hearing is measured.
+    ``settings`` should have the response buffer off (it would answer, not the script).
     """
     import asyncio
 
