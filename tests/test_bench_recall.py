@@ -54,7 +54,9 @@ def test_every_stranger_speaks_at_sixteen_kilohertz() -> None:
 
 
 @pytest.mark.slow
-async def test_the_projects_own_voice_is_recalled_nearly_in_full(say: Say, whisper_loaded: None) -> None:
+async def test_the_projects_own_voice_is_recalled_nearly_in_full(
+    say: Say, whisper_loaded: None
+) -> None:
     stt = FasterWhisperSTT()
     sentences = HARVARD_SENTENCES[:3]
     heard = [(await stt.transcribe(say(s))).text for s in sentences]

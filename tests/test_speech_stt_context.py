@@ -53,11 +53,14 @@ def test_a_long_reply_gives_its_end_in_whole_words() -> None:
     assert prompt.split()[0].startswith("word") and prompt.split()[0] in reply.split()
 
 
-def test_the_profile_sets_hotwords_and_context() -> None:
+def test_the_profile_sets_hotwords_context_and_temperatures() -> None:
     stt = build_stt(STTSettings(hotwords=["Siobhan", " Nakamura ", ""], context=False))
     assert isinstance(stt, FasterWhisperSTT)
     assert stt.hotwords == "Siobhan, Nakamura"
     assert not stt.takes_prompt
+    assert stt.temperatures == (0.0,)  # no hotter re-decodes unless asked
+    hotter = build_stt(STTSettings(temperature_fallback=True))
+    assert isinstance(hotter, FasterWhisperSTT) and hotter.temperatures[-1] == 1.0
     agent = Agent(FakeLLM(), AgentOptions(system_prompt="You are a test."))
     assert in_conversation(stt, agent) is stt  # context off: the engine as it is
     assert isinstance(in_conversation(build_stt(STTSettings()), agent), PromptedSTT)
