@@ -40,7 +40,7 @@ def test_the_prompt_is_the_tool_names_then_the_agents_last_words() -> None:
         ChatMessage(role="assistant", content="Should I call Siobhan\nor Nakamura?"),
         ChatMessage(role="user", content="Hmm."),
     ]
-    prompt = conversation_prompt(messages, ["get_weather", "call-contact"])
+    prompt = conversation_prompt(messages, ["va__get_weather", "call-contact", "x__get_weather"])
     assert prompt == "get weather, call contact. Should I call Siobhan or Nakamura?"
     assert conversation_prompt([]) == ""
 

@@ -6,8 +6,9 @@ package, so a fresh install transcribes offline. Models load once per process
 (:func:`load_whisper` caches them) and every blocking call, including reading
 faster-whisper's lazy segment generator, runs in a worker thread.
 
-Whisper hears better when it knows what came before. An engine that takes a
-``prompt`` (:attr:`SpeechToText.takes_prompt`) is given, per utterance, the
+Whisper hears better when it knows what came before. An engine whose
+``takes_prompt`` is true (faster-whisper's, unless ``[stt] context = false``)
+has ``transcribe(audio, prompt=...)`` and is given, per utterance, the
 conversation so far (:func:`conversation_prompt`: the agent's last words and
 its tool names) as Whisper's initial prompt, and the profile's ``hotwords``
 (names, jargon) on every call. The voice loop wraps the engine in
@@ -201,7 +202,9 @@ def conversation_prompt(messages: Sequence[ChatMessage], tool_names: Sequence[st
     if len(said) > PROMPT_CHARS:
         cut = said[-PROMPT_CHARS:]
         said = cut[cut.find(" ") + 1 :]  # start on a whole word
-    tools = ", ".join(name.replace("_", " ").replace("-", " ") for name in tool_names)
+    # "va__add_note" -> "add note": the server prefix is no word anyone says.
+    spoken = (name.split("__")[-1].replace("_", " ").replace("-", " ") for name in tool_names)
+    tools = ", ".join(dict.fromkeys(spoken))
     return " ".join(part for part in (f"{tools}." if tools else "", said) if part)
 
 
