@@ -19,7 +19,10 @@ then resume), and the false and missed interruption rates in the figures.
 
 Targets (measured, not asserted): e2e_latency p50 under 600 ms for buffered
 replies and under 1.2 s with the embedded LLM. Figures add the word error rate
-of a TTS -> STT round trip over a set of sentences (jiwer).
+of a TTS -> STT round trip over a set of sentences (jiwer), and ``stt_recall``:
+word recall on five espeak-ng voices va never heard, through the voice loop and
+the STT alone, with the stage ``stt_time`` (the STT's time per clip; see
+:mod:`._recall`, and ``va bench recall`` for the full set).
 
 With ``--device`` both paths run again through real sound devices (a private
 PulseAudio's virtual microphone and speaker, :mod:`._voice_device`): the same
@@ -28,10 +31,10 @@ stages with a ``:device`` suffix, and ``e2e_acoustic``, measured on the devices.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from voice_agent_cli.bench import BenchOptions, ScenarioRun
+from voice_agent_cli.bench._recall import normalise
 from voice_agent_cli.speech.events import VOICE_STAGES
 
 if TYPE_CHECKING:
@@ -70,17 +73,21 @@ WER_SENTENCES = (
 
 MAX_OUTPUT_TOKENS = 64
 
+#: Harvard sentences each stranger's voice says for ``stt_recall`` (``va bench recall``: more).
+RECALL_SENTENCES = 4
+
 
 async def run(options: BenchOptions) -> ScenarioRun:
     """Measure the voice loop on both reply paths, then the round-trip WER."""
     from voice_agent_cli.bench._interruptions import interruption_stage
+    from voice_agent_cli.bench._recall import measure_recall
     from voice_agent_cli.bench._turns import plain_chat_settings
     from voice_agent_cli.compose.agent import open_agent
     from voice_agent_cli.speech.build import build_engines, load_engines, voice_options
     from voice_agent_cli.speech.tts import PiperTTS
     from voice_agent_cli.testing import FakeLLM
 
-    result = ScenarioRun()
+    result = ScenarioRun(stages={"stt_time": []})
     llm_settings = plain_chat_settings(
         options.profile, {"llm.provider": "local", "llm.max_output_tokens": MAX_OUTPUT_TOKENS}
     )
@@ -111,6 +118,10 @@ async def run(options: BenchOptions) -> ScenarioRun:
         if options.device:
             await _device_stages(buffered_settings, llm_settings, user, stt, tts, options, result)
         result.figures["round_trip"] = await round_trip_wer(stt, tts, WER_SENTENCES)
+        # Voices va never heard (espeak-ng): word recall, and the STT's time per clip.
+        result.figures["stt_recall"] = await measure_recall(
+            llm_settings, stt, tts, sentences=RECALL_SENTENCES, stt_times=result.stages["stt_time"]
+        )
     finally:
         await stt.aclose()
         await tts.aclose()
@@ -210,12 +221,3 @@ async def round_trip_wer(
         "wer": round(jiwer.wer(reference, hypothesis), 4),
         "mismatches": mistakes,
     }
-
-
-_NUMBERS = {"10": "ten", "ten": "ten", "2": "two", "two": "two"}
-
-
-def normalise(text: str) -> str:
-    """Lower case, no punctuation, small numbers as words (Whisper writes "10")."""
-    words = re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
-    return " ".join(_NUMBERS.get(word, word) for word in words)

@@ -28,6 +28,9 @@ class FasterWhisperProvider(STTProvider):
             compute_type=stt.compute_type,
             cpu_threads=stt.cpu_threads or 0,
             vad_filter=stt.vad_filter,
+            temperature_fallback=stt.temperature_fallback,
+            hotwords=stt.hotwords,
+            context=stt.context,
         )
 
     def models(self, settings: STTSettings) -> ModelList:

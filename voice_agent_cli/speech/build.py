@@ -133,11 +133,31 @@ async def spoken_turn(
     of it (``va bench voice`` and ``va eval`` rely on that).
     """
     from voice_agent_cli.errors import VAError
+
+    turns = await spoken_turns(agent, clip, profile, stt, tts)
+    if len(turns) != 1:
+        raise VAError(f"the voice loop heard {len(turns)} turns in one utterance, expected one")
+    return turns[0]
+
+
+async def spoken_turns(
+    agent: TurnRunner,
+    clip: Samples,
+    profile: Profile,
+    stt: SpeechToText,
+    tts: TextToSpeech,
+    *,
+    pace: bool = True,
+) -> list[VoiceTurn]:
+    """The turns the voice loop makes of ``clip``: one, or more if a pause split it.
+
+    ``pace=False`` feeds the clip as fast as it is read, as ``va talk --input`` does.
+    """
     from voice_agent_cli.speech.files import FileSink, FileSource
     from voice_agent_cli.speech.pipeline import VoiceSession
 
     gap_s = profile.vad.end_of_turn_silence_ms / 1000 + 0.6
-    source = FileSource([clip], lead_s=0.3, gap_s=gap_s, pace=True)
+    source = FileSource([clip], lead_s=0.3, gap_s=gap_s, pace=pace)
     session = VoiceSession(
         agent,
         source,
@@ -146,7 +166,4 @@ async def spoken_turn(
         tts=tts,
         options=voice_options(profile, echo="off"),
     )
-    turns = await session.run()
-    if len(turns) != 1:
-        raise VAError(f"the voice loop heard {len(turns)} turns in one utterance, expected one")
-    return turns[0]
+    return await session.run()

@@ -75,6 +75,7 @@ from voice_agent_cli.speech.events import (
 )
 from voice_agent_cli.speech.interruption import InterruptionJudge, InterruptionOptions
 from voice_agent_cli.speech.speaker import ReplySpeaker
+from voice_agent_cli.speech.stt import in_conversation
 
 if TYPE_CHECKING:
     from voice_agent_cli.contracts.events import TurnEvent
@@ -166,7 +167,8 @@ class VoiceSession:
         self.agent = agent
         self.source = source
         self.sink = sink
-        self.stt = stt
+        # Whisper hears each utterance knowing the agent's last words (speech/stt.py).
+        self.stt = in_conversation(stt, agent)
         self.tts = tts
         self.options = options or VoiceOptions()
         self.observer = observer

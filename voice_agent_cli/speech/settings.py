@@ -81,6 +81,19 @@ class STTSettings(Section):
     vad_filter: bool = Field(
         True, description="faster-whisper's own VAD pass (stops 'you' on noise)"
     )
+    temperature_fallback: bool = Field(
+        False,
+        description="faster-whisper: decode a doubtful utterance again at higher temperatures "
+        "(Whisper's default; on short turns it only adds latency and randomness)",
+    )
+    hotwords: list[str] = Field(
+        default_factory=list,
+        description="faster-whisper: names and terms to listen for ('Siobhan', 'Kubernetes')",
+    )
+    context: bool = Field(
+        True,
+        description="faster-whisper: prompt Whisper with the agent's last words and tool names",
+    )
 
     @field_validator("engine")
     @classmethod
