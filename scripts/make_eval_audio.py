@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from voice_agent_cli.speech.tts import PiperTTS
+
 from voice_agent_cli.speech.audio import PIPELINE_RATE, resample, write_wav
+from voice_agent_cli.speech.tts import PiperTTS
 
 SENTENCES = {
     "capital-of-france": "What is the capital of France?",
@@ -21,12 +22,18 @@ SENTENCES = {
     "remember-meeting-room": "Remember that the meeting is in room twelve.",
 }
 
+
 async def main(out: Path) -> None:
     tts = PiperTTS(deterministic=True)
     await tts.start()
     for name, text in SENTENCES.items():
         speech = await tts.synthesize(text)
-        write_wav(out / f"{name}.wav", resample(speech.audio, speech.sample_rate, PIPELINE_RATE), PIPELINE_RATE)
+        write_wav(
+            out / f"{name}.wav",
+            resample(speech.audio, speech.sample_rate, PIPELINE_RATE),
+            PIPELINE_RATE,
+        )
     await tts.aclose()
+
 
 asyncio.run(main(Path(sys.argv[1])))

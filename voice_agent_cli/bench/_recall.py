@@ -219,7 +219,7 @@ async def measure_recall(
     """
     import asyncio
 
-    from voice_agent_cli.core.build import open_agent
+    from voice_agent_cli.compose.agent import open_agent
     from voice_agent_cli.testing import FakeLLM
 
     texts = HARVARD_SENTENCES[: max(1, min(sentences, len(HARVARD_SENTENCES)))]

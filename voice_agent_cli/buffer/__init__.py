@@ -2,7 +2,7 @@
 
 The public surface:
 
-- :func:`build_buffer` builds the buffer a profile asks for (``core.build``
+- :func:`build_buffer` builds the buffer a profile asks for (``compose.agent``
   hands it to the agent);
 - :class:`ResponseBuffer` is the agent's ``ReplyBuffer``;
 - :func:`normalize` is how what people say is compared;

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from voice_agent_cli.errors import DependencyUnavailable, ModelUnavailable
 
 if TYPE_CHECKING:
-    from voice_agent_cli.core.messages import ChatMessage
+    from voice_agent_cli.contracts.messages import ChatMessage
     from voice_agent_cli.speech.audio import Samples
     from voice_agent_cli.speech.settings import STTSettings
 
