@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from tests.speech_fixtures import noise, silence, timeline, words
-from voice_agent_cli.core.agent import Agent, AgentOptions
 from voice_agent_cli.contracts.messages import ChatMessage
+from voice_agent_cli.core.agent import Agent, AgentOptions
 from voice_agent_cli.speech.files import FileSink, FileSource
 from voice_agent_cli.speech.pipeline import VoiceOptions, VoiceSession
 from voice_agent_cli.speech.settings import STTSettings
