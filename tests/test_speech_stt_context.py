@@ -29,19 +29,17 @@ from voice_agent_cli.speech.stt import (
 )
 from voice_agent_cli.speech.tts import PiperTTS
 from voice_agent_cli.testing.fake_llm import FakeLLM
-from voice_agent_cli.tools.base import FunctionTools
 
 Speak = Callable[[str], np.ndarray]
 
 
-def test_the_prompt_is_the_tool_names_then_the_agents_last_words() -> None:
+def test_the_prompt_is_the_agents_last_words() -> None:
     messages = [
         ChatMessage(role="user", content="Call someone for me."),
         ChatMessage(role="assistant", content="Should I call Siobhan\nor Nakamura?"),
         ChatMessage(role="user", content="Hmm."),
     ]
-    prompt = conversation_prompt(messages, ["va__get_weather", "call-contact", "x__get_weather"])
-    assert prompt == "get weather, call contact. Should I call Siobhan or Nakamura?"
+    assert conversation_prompt(messages) == "Should I call Siobhan or Nakamura?"
     assert conversation_prompt([]) == ""
 
 
@@ -85,12 +83,9 @@ async def test_context_invents_no_words_in_silence_or_noise(whisper_loaded: None
 
 async def _second_turn_heard(espeak: Speak, *, context: bool) -> str:
     """The agent asks which name; the user answers with one. What did the loop hear?"""
-    tools = FunctionTools()
-    tools.add(lambda name: f"calling {name}", name="call_contact", description="Phone someone.")
     agent = Agent(
         FakeLLM(["Should I call Siobhan or Nakamura?", "Calling now."]),
         AgentOptions(system_prompt="You are a test."),
-        tools=tools,
     )
     said = ("Call a friend.", "Call Siobhan.")
     session = VoiceSession(

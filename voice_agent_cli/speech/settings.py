@@ -92,7 +92,7 @@ class STTSettings(Section):
     )
     context: bool = Field(
         True,
-        description="faster-whisper: prompt Whisper with the agent's last words and tool names",
+        description="faster-whisper: prompt Whisper with the agent's last words",
     )
 
     @field_validator("engine")
