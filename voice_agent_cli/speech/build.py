@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 _logger = logging.getLogger("va.speech")
 
+#: Where :func:`spoken_turn` starts the clip in the stream (seconds).
+SPOKEN_TURN_LEAD_S = 0.3
+
 
 def endpointing_options(profile: Profile) -> EndpointingOptions:
     """The endpointer thresholds of the profile's ``[vad]`` section."""
@@ -62,6 +65,8 @@ def voice_options(profile: Profile, *, echo: EchoMode | None = None) -> VoiceOpt
         interruption=interruption_options(profile),
         speculative_stt=profile.voice.speculative_stt,
         unfinished_silence_ms=profile.vad.unfinished_silence_ms,
+        complete_silence_ms=profile.vad.complete_silence_ms,
+        first_clause_words=profile.voice.first_clause_words,
     )
 
 
@@ -125,19 +130,22 @@ async def spoken_turn(
     profile: Profile,
     stt: SpeechToText,
     tts: TextToSpeech,
+    *,
+    ready: asyncio.Task[float] | None = None,
 ) -> VoiceTurn:
     """Say ``clip`` (16 kHz) to ``agent`` through the whole voice loop, as a microphone would.
 
-    The clip is fed at the pace of real time, followed by enough silence to end the
-    turn; the reply goes to a sink that only measures it. Exactly one turn must come
-    of it (``va bench voice`` and ``va eval`` rely on that).
+    The clip starts ``SPOKEN_TURN_LEAD_S`` into the stream and is fed at the pace of
+    real time, followed by enough silence to end the turn; the reply goes to a sink
+    that only measures it. ``ready``: the models still loading (see ``load_models``).
+    Exactly one turn must come of it (``va bench voice`` and ``va eval`` rely on that).
     """
     from voice_agent_cli.errors import VAError
     from voice_agent_cli.speech.files import FileSink, FileSource
     from voice_agent_cli.speech.pipeline import VoiceSession
 
     gap_s = profile.vad.end_of_turn_silence_ms / 1000 + 0.6
-    source = FileSource([clip], lead_s=0.3, gap_s=gap_s, pace=True)
+    source = FileSource([clip], lead_s=SPOKEN_TURN_LEAD_S, gap_s=gap_s, pace=True)
     session = VoiceSession(
         agent,
         source,
@@ -145,6 +153,7 @@ async def spoken_turn(
         stt=stt,
         tts=tts,
         options=voice_options(profile, echo="off"),
+        ready=ready,
     )
     turns = await session.run()
     if len(turns) != 1:
