@@ -32,7 +32,6 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from voice_agent_cli.bench import BenchOptions, ScenarioRun
-from voice_agent_cli.speech.events import VOICE_STAGES
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Settings
@@ -74,6 +73,7 @@ MAX_OUTPUT_TOKENS = 64
 async def run(options: BenchOptions) -> ScenarioRun:
     """Measure the voice loop on both reply paths, then the round-trip WER."""
     from voice_agent_cli.bench._interruptions import interruption_stage
+    from voice_agent_cli.bench._turn_taking import false_cut_figures
     from voice_agent_cli.bench._turns import plain_chat_settings
     from voice_agent_cli.core.build import open_agent
     from voice_agent_cli.speech.build import build_engines, load_engines, voice_options
@@ -100,7 +100,6 @@ async def run(options: BenchOptions) -> ScenarioRun:
                 "buffered", agent, clips, buffered_settings, stt, tts, options, result
             )
         async with open_agent(llm_settings) as agent:
-            await agent.start()
             clips = [await _spoken(user, text) for text in LLM_QUESTIONS]
             await _voice_stage("llm", agent, clips, llm_settings, stt, tts, options, result)
             result.figures["llm"] = agent.llm.name
@@ -108,6 +107,8 @@ async def run(options: BenchOptions) -> ScenarioRun:
         result.figures["interruptions"] = await interruption_stage(
             user, stt, tts, voice_options(buffered_settings.profile, echo="off"), result
         )
+        # Turn-taking: questions with a pause in the middle, answered too soon?
+        result.figures["false_cuts"] = await false_cut_figures(user, stt, tts, buffered_settings)
         if options.device:
             await _device_stages(buffered_settings, llm_settings, user, stt, tts, options, result)
         result.figures["round_trip"] = await round_trip_wer(stt, tts, WER_SENTENCES)
@@ -176,19 +177,27 @@ async def _voice_stage(
     options: BenchOptions,
     result: ScenarioRun,
 ) -> None:
-    """Warm-up then measured turns, each a fresh conversation, fed in real time."""
-    from voice_agent_cli.speech.build import spoken_turn
+    """The first turn (models loading), warm-up, then measured turns, fed in real time.
 
-    sources: dict[str, int] = {}
+    Each turn is a fresh conversation; timings are from the acoustic end of speech.
+    """
+    from voice_agent_cli.bench._turn_taking import (
+        acoustic_end,
+        felt_timings,
+        first_turn,
+        sample_turn,
+    )
+    from voice_agent_cli.speech.build import SPOKEN_TURN_LEAD_S, spoken_turn
+
+    turn = await first_turn(path, agent, clips[-1], settings, stt, tts, result)
+    sources: dict[str, int] = {str(turn.source): 1}
     for index in range(options.warmup + options.iterations):
         agent.reset()
-        turn = await spoken_turn(agent, clips[index % len(clips)], settings.profile, stt, tts)
+        clip = clips[index % len(clips)]
+        turn = await spoken_turn(agent, clip, settings.profile, stt, tts)
         sources[str(turn.source)] = sources.get(str(turn.source), 0) + 1
-        if index < options.warmup:
-            continue
-        for stage in VOICE_STAGES:
-            if stage in turn.timings:
-                result.sample(f"{stage}:{path}", turn.timings[stage])
+        if index >= options.warmup:
+            sample_turn(result, path, felt_timings(turn, acoustic_end(clip, SPOKEN_TURN_LEAD_S)))
     result.figures[f"sources:{path}"] = sources
     expected = ("prebuffered", "cache") if path == "buffered" else ("llm",)
     if any(source not in expected for source in sources):
