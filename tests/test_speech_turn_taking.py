@@ -14,7 +14,9 @@ import pytest
 
 from tests.speech_fixtures import silence, timeline, words
 from tests.test_speech_pipeline import make_agent, run_room
+from voice_agent_cli.config import load_settings
 from voice_agent_cli.speech.audio import split_frames
+from voice_agent_cli.speech.build import warm_buffered_replies
 from voice_agent_cli.speech.end_of_turn import end_of_turn_silence, sounds_complete
 from voice_agent_cli.speech.endpointing import (
     Endpointer,
@@ -23,6 +25,10 @@ from voice_agent_cli.speech.endpointing import (
     UtteranceEnded,
 )
 from voice_agent_cli.speech.events import AgentText, UserTranscript
+from voice_agent_cli.speech.files import FileSink
+from voice_agent_cli.speech.sentences import SentenceSplitter
+from voice_agent_cli.speech.speaker import ReplySpeaker
+from voice_agent_cli.speech.tts import PiperTTS
 from voice_agent_cli.testing.fake_audio import FakeRoom
 from voice_agent_cli.testing.fake_llm import FakeLLM
 
@@ -117,3 +123,23 @@ async def test_speech_after_the_pause_withdraws_the_reply_started_in_it(
     assert [m.role for m in agent.conversation.messages] == ["user", "assistant"]
     assert "spain" in words(agent.conversation.messages[0].content)
     assert [words(e.text) for e in recorder.of(UserTranscript)] == [words(turn.user)]
+
+
+async def test_pre_buffered_replies_are_synthesised_as_the_speaker_will_cut_them(
+    voice_loaded: None,
+) -> None:
+    profile = load_settings(None).profile  # the default profile, with its ready replies
+    replies = [r.reply for r in profile.buffer.responses if "{" not in r.reply]
+    tts = PiperTTS()
+    await warm_buffered_replies(tts, profile)
+    hits_before, pieces = tts.cache_hits, 0
+
+    # Each reply arrives whole, as the buffer gives it: every piece of it is ready.
+    for reply in replies:
+        splitter = SentenceSplitter(first_clause_words=4)
+        async with ReplySpeaker(tts, FileSink(None), lambda _: None, splitter=splitter) as speaker:
+            speaker.add_text(reply)
+            speaker.finish()
+            await speaker.spoken_all()
+        pieces += len(speaker.spoken)
+    assert replies and tts.cache_hits - hits_before == pieces

@@ -94,9 +94,11 @@ async def first_turn(
     load_wait = timings.get("load_wait", 0.0)
     if "e2e_latency" in timings:
         result.sample(f"first_turn_e2e:{path}", round(timings["e2e_latency"] - load_wait, 1))
+    path_stages = (*PATH_STAGES, "transcription_delay", "llm_ttft")
     result.figures[f"first_turn:{path}"] = {
         "load_s": turn.details.get("load_s"),
         "load_wait_ms": load_wait,
+        **{stage: timings[stage] for stage in path_stages if stage in timings},
     }
     return turn
 

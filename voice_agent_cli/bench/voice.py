@@ -76,7 +76,12 @@ async def run(options: BenchOptions) -> ScenarioRun:
     from voice_agent_cli.bench._turn_taking import false_cut_figures
     from voice_agent_cli.bench._turns import plain_chat_settings
     from voice_agent_cli.core.build import open_agent
-    from voice_agent_cli.speech.build import build_engines, load_engines, voice_options
+    from voice_agent_cli.speech.build import (
+        build_engines,
+        load_engines,
+        voice_options,
+        warm_buffered_replies,
+    )
     from voice_agent_cli.speech.tts import PiperTTS
     from voice_agent_cli.testing import FakeLLM
 
@@ -95,6 +100,8 @@ async def run(options: BenchOptions) -> ScenarioRun:
         # The buffered path never reaches the LLM: a scripted one stands by, so
         # a buffer miss is noticed (its source would be "llm").
         async with open_agent(buffered_settings, llm=FakeLLM()) as agent:
+            # As va talk does while the user is still silent.
+            await warm_buffered_replies(tts, buffered_settings.profile)
             clips = [await _spoken(user, text) for text in BUFFERED_QUESTIONS]
             await _voice_stage(
                 "buffered", agent, clips, buffered_settings, stt, tts, options, result

@@ -124,6 +124,22 @@ async def _load_and_warm(agent: Agent) -> None:
     await agent.warm_up()
 
 
+async def warm_buffered_replies(tts: TextToSpeech, profile: Profile) -> None:
+    """Synthesise the profile's fixed pre-buffered replies, so they play with no wait.
+
+    Split as the reply speaker splits a reply that arrives whole (in sentences),
+    so each piece is found in the voice's cache.
+    """
+    from voice_agent_cli.speech.sentences import SentenceSplitter
+
+    for response in profile.buffer.responses:
+        if "{" in response.reply:  # a template ({time}): its words change
+            continue
+        splitter = SentenceSplitter()
+        for sentence in [*splitter.push(response.reply), *splitter.flush()]:
+            await tts.synthesize(sentence)
+
+
 async def spoken_turn(
     agent: TurnRunner,
     clip: Samples,
