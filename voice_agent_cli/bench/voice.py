@@ -10,7 +10,11 @@ the embedded local model, with the buffer and tools off):
 - ``transcription_delay``: end of speech -> transcript ready;
 - ``llm_ttft``: request -> first token (``:llm`` only);
 - ``tts_ttfb``: first sentence ready -> its audio ready;
-- ``e2e_latency``: end of speech -> first agent audio.
+- ``e2e_latency``: end of speech -> first agent audio, the sum of
+  ``end_of_turn_delay``, ``e2e_stt``, ``e2e_llm`` and ``e2e_tts``.
+
+All from the acoustic end of speech; ``first_turn_e2e`` and the false-cut
+figures: :mod:`._turn_taking`.
 
 Barge-in (:mod:`._interruptions`), in a full-duplex room on one clock:
 ``cut_latency`` (the user's voice onset -> the agent's voice stopped, for real
