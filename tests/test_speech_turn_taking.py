@@ -102,19 +102,20 @@ async def test_speech_after_the_pause_withdraws_the_reply_started_in_it(
     say: Say, whisper_loaded: None, voice_loaded: None
 ) -> None:
     recording = timeline(
-        silence(0.3), say("What is the capital of France?"), silence(1.0), say("And of Spain?")
+        silence(0.3), say("What is the capital of France?"), silence(4.0), say("And of Spain?")
     )
-    room = FakeRoom(recording, tail_s=2.5)
+    room = FakeRoom(recording, tail_s=6.5)
     llm = FakeLLM()  # echoes what it was asked
     agent = make_agent(llm)
 
-    # A long silence ends the turn: the 1 s pause is a pause, and the reply
-    # started in it (the words so far were a complete question) is withdrawn.
+    # A long silence ends the turn: the 4 s pause (time for the transcript and the
+    # guess to start, even on a loaded machine) is a pause, and the reply started in
+    # it (the words so far were a complete question) is withdrawn.
     turns, recorder = await run_room(
         agent,
         room,
-        endpointing=EndpointingOptions(end_silence_ms=1500),
-        complete_silence_ms=1500,
+        endpointing=EndpointingOptions(end_silence_ms=6000),
+        complete_silence_ms=6000,
     )
 
     [turn] = turns
