@@ -142,7 +142,9 @@ async def test_the_first_sentence_plays_before_the_reply_is_complete(
     # The first sentence was heard while the LLM was still writing the rest. (How many
     # words came before it depends on how fast piper runs on a loaded machine.)
     assert len(texts_before_audio) < len(LONG_REPLY.split())
-    assert len(recorder.of(AgentSpeech)) == 5  # one per sentence
+    # One per sentence, and the first clause ahead of the rest of the first sentence.
+    spoken = [e.text for e in recorder.of(AgentSpeech)]
+    assert spoken[:2] == ["Paris is the capital", "of France."] and len(spoken) == 6
     assert turn.reply == LONG_REPLY
 
 

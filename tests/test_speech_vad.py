@@ -9,6 +9,7 @@ import pytest
 
 from tests.speech_fixtures import noise, silence, timeline, tone
 from voice_agent_cli.speech.audio import split_frames
+from voice_agent_cli.speech.end_of_turn import sounds_unfinished
 from voice_agent_cli.speech.endpointing import (
     Endpointer,
     EndpointEvent,
@@ -19,7 +20,6 @@ from voice_agent_cli.speech.endpointing import (
     UtteranceDiscarded,
     UtteranceEnded,
 )
-from voice_agent_cli.speech.pipeline import sounds_unfinished
 from voice_agent_cli.speech.vad import CHUNK, SileroVAD
 
 Say = Callable[[str], np.ndarray]

@@ -48,19 +48,19 @@ async def interruption_stage(
     result: ScenarioRun,
 ) -> dict[str, Any]:
     """Run every trial once; samples go to ``result``, rates are returned as figures."""
-    from voice_agent_cli.bench.voice import _spoken
+    from voice_agent_cli.bench._speech import spoken
 
-    question = await _spoken(user, QUESTION)
-    cough = (await _spoken(user, "Ha!"))[:2400]  # 150 ms: a click, a cough
+    question = await spoken(user, QUESTION)
+    cough = (await spoken(user, "Ha!"))[:2400]  # 150 ms: a click, a cough
     false_cuts, missed = 0, 0
     for text in BACKCHANNELS:
-        sound = await _spoken(user, text) if text else cough
+        sound = await spoken(user, text) if text else cough
         cut, stopped_after = await _trial(question, sound, stt, tts, options)
         false_cuts += cut
         if stopped_after is not None:
             result.sample("hold_latency", stopped_after)
     for text in INTERRUPTIONS:
-        cut, stopped_after = await _trial(question, await _spoken(user, text), stt, tts, options)
+        cut, stopped_after = await _trial(question, await spoken(user, text), stt, tts, options)
         missed += not cut
         if stopped_after is not None:
             result.sample("cut_latency", stopped_after)

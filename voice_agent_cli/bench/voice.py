@@ -10,7 +10,11 @@ the embedded local model, with the buffer and tools off):
 - ``transcription_delay``: end of speech -> transcript ready;
 - ``llm_ttft``: request -> first token (``:llm`` only);
 - ``tts_ttfb``: first sentence ready -> its audio ready;
-- ``e2e_latency``: end of speech -> first agent audio.
+- ``e2e_latency``: end of speech -> first agent audio, the sum of
+  ``end_of_turn_delay``, ``e2e_stt``, ``e2e_llm`` and ``e2e_tts``.
+
+All from the acoustic end of speech; ``first_turn_e2e`` and the false-cut
+figures: :mod:`._turn_taking`.
 
 Barge-in (:mod:`._interruptions`), in a full-duplex room on one clock:
 ``cut_latency`` (the user's voice onset -> the agent's voice stopped, for real
@@ -35,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from voice_agent_cli.bench import BenchOptions, ScenarioRun
 from voice_agent_cli.bench._recall import normalise
-from voice_agent_cli.speech.events import VOICE_STAGES
+from voice_agent_cli.bench._speech import spoken
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Settings
@@ -81,9 +85,15 @@ async def run(options: BenchOptions) -> ScenarioRun:
     """Measure the voice loop on both reply paths, then the round-trip WER."""
     from voice_agent_cli.bench._interruptions import interruption_stage
     from voice_agent_cli.bench._recall import measure_recall
+    from voice_agent_cli.bench._turn_taking import false_cut_figures
     from voice_agent_cli.bench._turns import plain_chat_settings
     from voice_agent_cli.compose.agent import open_agent
-    from voice_agent_cli.speech.build import build_engines, load_engines, voice_options
+    from voice_agent_cli.speech.build import (
+        build_engines,
+        load_engines,
+        voice_options,
+        warm_buffered_replies,
+    )
     from voice_agent_cli.speech.tts import PiperTTS
     from voice_agent_cli.testing import FakeLLM
 
@@ -102,19 +112,22 @@ async def run(options: BenchOptions) -> ScenarioRun:
         # The buffered path never reaches the LLM: a scripted one stands by, so
         # a buffer miss is noticed (its source would be "llm").
         async with open_agent(buffered_settings, llm=FakeLLM()) as agent:
-            clips = [await _spoken(user, text) for text in BUFFERED_QUESTIONS]
+            # As va talk does while the user is still silent.
+            await warm_buffered_replies(tts, buffered_settings.profile)
+            clips = [await spoken(user, text) for text in BUFFERED_QUESTIONS]
             await _voice_stage(
                 "buffered", agent, clips, buffered_settings, stt, tts, options, result
             )
         async with open_agent(llm_settings) as agent:
-            await agent.start()
-            clips = [await _spoken(user, text) for text in LLM_QUESTIONS]
+            clips = [await spoken(user, text) for text in LLM_QUESTIONS]
             await _voice_stage("llm", agent, clips, llm_settings, stt, tts, options, result)
             result.figures["llm"] = agent.llm.name
         # Barge-in: cut latency and false interruptions, in a full-duplex room.
         result.figures["interruptions"] = await interruption_stage(
             user, stt, tts, voice_options(buffered_settings.profile, echo="off"), result
         )
+        # Turn-taking: questions with a pause in the middle, answered too soon?
+        result.figures["false_cuts"] = await false_cut_figures(user, stt, tts, buffered_settings)
         if options.device:
             await _device_stages(buffered_settings, llm_settings, user, stt, tts, options, result)
         result.figures["round_trip"] = await round_trip_wer(stt, tts, WER_SENTENCES)
@@ -146,13 +159,13 @@ async def _device_stages(
 
     with virtual_devices() as audio:
         async with open_agent(buffered_settings, llm=FakeLLM()) as agent:
-            clips = [await _spoken(user, text) for text in BUFFERED_QUESTIONS]
+            clips = [await spoken(user, text) for text in BUFFERED_QUESTIONS]
             await device_stage(
                 "buffered", agent, clips, buffered_settings, stt, tts, options, result, audio
             )
         async with open_agent(llm_settings) as agent:
             await agent.start()
-            clips = [await _spoken(user, text) for text in LLM_QUESTIONS]
+            clips = [await spoken(user, text) for text in LLM_QUESTIONS]
             await device_stage("llm", agent, clips, llm_settings, stt, tts, options, result, audio)
 
 
@@ -170,13 +183,6 @@ def _buffered_settings(profile: str | None) -> Settings:
     return settings
 
 
-async def _spoken(tts: TextToSpeech, text: str) -> Samples:
-    from voice_agent_cli.speech.audio import PIPELINE_RATE, resample
-
-    speech = await tts.synthesize(text)
-    return resample(speech.audio, speech.sample_rate, PIPELINE_RATE)
-
-
 async def _voice_stage(
     path: str,
     agent: Agent,
@@ -187,19 +193,27 @@ async def _voice_stage(
     options: BenchOptions,
     result: ScenarioRun,
 ) -> None:
-    """Warm-up then measured turns, each a fresh conversation, fed in real time."""
-    from voice_agent_cli.speech.build import spoken_turn
+    """The first turn (models loading), warm-up, then measured turns, fed in real time.
 
-    sources: dict[str, int] = {}
+    Each turn is a fresh conversation; timings are from the acoustic end of speech.
+    """
+    from voice_agent_cli.bench._turn_taking import (
+        acoustic_end,
+        felt_timings,
+        first_turn,
+        sample_turn,
+    )
+    from voice_agent_cli.speech.build import SPOKEN_TURN_LEAD_S, spoken_turn
+
+    turn = await first_turn(path, agent, clips[-1], settings, stt, tts, result)
+    sources: dict[str, int] = {str(turn.source): 1}
     for index in range(options.warmup + options.iterations):
         agent.reset()
-        turn = await spoken_turn(agent, clips[index % len(clips)], settings.profile, stt, tts)
+        clip = clips[index % len(clips)]
+        turn = await spoken_turn(agent, clip, settings.profile, stt, tts)
         sources[str(turn.source)] = sources.get(str(turn.source), 0) + 1
-        if index < options.warmup:
-            continue
-        for stage in VOICE_STAGES:
-            if stage in turn.timings:
-                result.sample(f"{stage}:{path}", turn.timings[stage])
+        if index >= options.warmup:
+            sample_turn(result, path, felt_timings(turn, acoustic_end(clip, SPOKEN_TURN_LEAD_S)))
     result.figures[f"sources:{path}"] = sources
     expected = ("prebuffered", "cache") if path == "buffered" else ("llm",)
     if any(source not in expected for source in sources):
@@ -212,7 +226,7 @@ async def round_trip_wer(
     """Word error rate of speaking each sentence with the TTS and hearing it with the STT."""
     import jiwer
 
-    heard = [(await stt.transcribe(await _spoken(tts, s))).text for s in sentences]
+    heard = [(await stt.transcribe(await spoken(tts, s))).text for s in sentences]
     reference = [normalise(s) for s in sentences]
     hypothesis = [normalise(h) for h in heard]
     mistakes = [(r, h) for r, h in zip(reference, hypothesis, strict=True) if r != h]

@@ -374,17 +374,11 @@ class TalkRun:
 async def _warm_buffered_replies(
     tts: TextToSpeech, profile: Profile, loading: asyncio.Task[float]
 ) -> None:
-    """Synthesise the profile's fixed pre-buffered replies, so they play with no wait."""
-    from voice_agent_cli.speech.sentences import SentenceSplitter
+    """Synthesise the profile's fixed pre-buffered replies once the models are loaded."""
+    from voice_agent_cli.speech.build import warm_buffered_replies
 
     await asyncio.gather(loading, return_exceptions=True)  # one load of the voice, not two
-
-    for response in profile.buffer.responses:
-        if "{" in response.reply:  # a template ({time}): its words change
-            continue
-        splitter = SentenceSplitter()
-        for sentence in [*splitter.push(response.reply + " "), *splitter.flush()]:
-            await tts.synthesize(sentence)
+    await warm_buffered_replies(tts, profile)
 
 
 def _say_ready(loading: asyncio.Task[float], view: TalkView) -> None:

@@ -54,14 +54,6 @@ class RoomVoiceSession(VoiceSession):
         """True while the agent's reply to this participant is being spoken."""
         return self.state == "speaking"
 
-    async def interrupt(self) -> bool:
-        """Cut the reply in progress and close its turn (as the participant's own speech would)."""
-        # VoiceSession has no public interrupt yet: its barge-in is the same operation.
-        if not self._turn_active():
-            return False
-        await self._barge_in()
-        return True
-
 
 async def _no_turn() -> AsyncGenerator[TurnEvent, None]:
     return

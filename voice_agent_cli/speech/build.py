@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 _logger = logging.getLogger("va.speech")
 
+#: Where :func:`spoken_turn` starts the clip in the stream (seconds).
+SPOKEN_TURN_LEAD_S = 0.3
+
 
 def endpointing_options(profile: Profile) -> EndpointingOptions:
     """The endpointer thresholds of the profile's ``[vad]`` section."""
@@ -62,6 +65,8 @@ def voice_options(profile: Profile, *, echo: EchoMode | None = None) -> VoiceOpt
         interruption=interruption_options(profile),
         speculative_stt=profile.voice.speculative_stt,
         unfinished_silence_ms=profile.vad.unfinished_silence_ms,
+        complete_silence_ms=profile.vad.complete_silence_ms,
+        first_clause_words=profile.voice.first_clause_words,
     )
 
 
@@ -119,22 +124,41 @@ async def _load_and_warm(agent: Agent) -> None:
     await agent.warm_up()
 
 
+async def warm_buffered_replies(tts: TextToSpeech, profile: Profile) -> None:
+    """Synthesise the profile's fixed pre-buffered replies, so they play with no wait.
+
+    Split as the reply speaker splits a reply that arrives whole (in sentences),
+    so each piece is found in the voice's cache.
+    """
+    from voice_agent_cli.speech.sentences import SentenceSplitter
+
+    for response in profile.buffer.responses:
+        if "{" in response.reply:  # a template ({time}): its words change
+            continue
+        splitter = SentenceSplitter()
+        for sentence in [*splitter.push(response.reply), *splitter.flush()]:
+            await tts.synthesize(sentence)
+
+
 async def spoken_turn(
     agent: TurnRunner,
     clip: Samples,
     profile: Profile,
     stt: SpeechToText,
     tts: TextToSpeech,
+    *,
+    ready: asyncio.Task[float] | None = None,
 ) -> VoiceTurn:
     """Say ``clip`` (16 kHz) to ``agent`` through the whole voice loop, as a microphone would.
 
-    The clip is fed at the pace of real time, followed by enough silence to end the
-    turn; the reply goes to a sink that only measures it. Exactly one turn must come
-    of it (``va bench voice`` and ``va eval`` rely on that).
+    The clip starts ``SPOKEN_TURN_LEAD_S`` into the stream and is fed at the pace of
+    real time, followed by enough silence to end the turn; the reply goes to a sink
+    that only measures it. ``ready``: the models still loading (see ``load_models``).
+    Exactly one turn must come of it (``va bench voice`` and ``va eval`` rely on that).
     """
     from voice_agent_cli.errors import VAError
 
-    turns = await spoken_turns(agent, clip, profile, stt, tts)
+    turns = await spoken_turns(agent, clip, profile, stt, tts, ready=ready)
     if len(turns) != 1:
         raise VAError(f"the voice loop heard {len(turns)} turns in one utterance, expected one")
     return turns[0]
@@ -148,16 +172,18 @@ async def spoken_turns(
     tts: TextToSpeech,
     *,
     pace: bool = True,
+    ready: asyncio.Task[float] | None = None,
 ) -> list[VoiceTurn]:
     """The turns the voice loop makes of ``clip``: one, or more if a pause split it.
 
-    ``pace=False`` feeds the clip as fast as it is read, as ``va talk --input`` does.
+    ``pace=False`` feeds the clip as fast as it is read, as ``va talk --input`` does;
+    ``ready``: the models still loading (see ``load_models``).
     """
     from voice_agent_cli.speech.files import FileSink, FileSource
     from voice_agent_cli.speech.pipeline import VoiceSession
 
     gap_s = profile.vad.end_of_turn_silence_ms / 1000 + 0.6
-    source = FileSource([clip], lead_s=0.3, gap_s=gap_s, pace=pace)
+    source = FileSource([clip], lead_s=SPOKEN_TURN_LEAD_S, gap_s=gap_s, pace=pace)
     session = VoiceSession(
         agent,
         source,
@@ -165,5 +191,6 @@ async def spoken_turns(
         stt=stt,
         tts=tts,
         options=voice_options(profile, echo="off"),
+        ready=ready,
     )
     return await session.run()

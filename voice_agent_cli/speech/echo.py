@@ -24,6 +24,7 @@ from voice_agent_cli.speech.audio import (
 
 if TYPE_CHECKING:
     from voice_agent_cli.speech.audio import Samples
+    from voice_agent_cli.speech.io import AudioSink, AudioSource
 
 #: The processing module works on exactly 10 ms.
 APM_FRAME = PIPELINE_RATE // 100
@@ -57,6 +58,12 @@ class EchoCanceller:
         self._resamplers: dict[int, StreamResampler] = {}
         self._far_pending: Any = None
         self._near_pending: Any = None
+
+    @classmethod
+    def between(cls, source: AudioSource, sink: AudioSink) -> EchoCanceller:
+        """A canceller for these devices: the speaker-to-mic delay is their buffering."""
+        latency = sink.output_latency + float(getattr(source, "latency", 0.0))
+        return cls(delay_ms=round(latency * 1000) + 10 if latency else 40)
 
     def set_delay(self, delay_ms: int) -> None:
         """Speaker-to-microphone delay of the device pair (output + input latency)."""

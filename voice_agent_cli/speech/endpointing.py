@@ -12,6 +12,10 @@ or paced):
   there was less than ``min_speech_ms`` of speech (a cough, a door): then
   :class:`UtteranceDiscarded`, and no turn.
 
+The voice loop may change the silence that ends the utterance in progress
+(:attr:`Endpointer.end_silence_ms`) once it knows the words: shorter after a
+complete question, longer when they trail off. Speech again resets it.
+
 ``end_of_turn_delay`` is the time from the end of speech to the decision.
 """
 
@@ -128,6 +132,8 @@ class Endpointer:
         self._start = 0.0
         self._speech_end = 0.0
         self._paused = False
+        #: The silence (ms) that ends the utterance in progress (see the module doc).
+        self.end_silence_ms = self.options.end_silence_ms
 
     @property
     def in_speech(self) -> bool:
@@ -190,15 +196,16 @@ class Endpointer:
             self._silence_run = 0.0
             if self._paused:
                 self._paused = False
+                self.end_silence_ms = options.end_silence_ms  # the words have changed
                 events.append(SpeechResumed(start_of_chunk))
         elif is_silence:
             self._silence_run += CHUNK_SECONDS
         silence_ms = self._silence_run * 1000
-        if not self._paused and options.pause_ms <= silence_ms < self.options.end_silence_ms:
+        if not self._paused and options.pause_ms <= silence_ms < self.end_silence_ms:
             self._paused = True
             events.append(SpeechPaused(self._audio(), end_of_chunk))
         too_long = end_of_chunk - self._start >= options.max_utterance_s
-        if silence_ms >= self.options.end_silence_ms or too_long:
+        if silence_ms >= self.end_silence_ms or too_long:
             events.append(self._finish(end_of_chunk))
         return events
 

@@ -41,7 +41,18 @@ class VoiceSettings(Section):
         2000, ge=100, le=10000, description="longest hold without a verdict, then play on"
     )
     frame_ms: Literal[10, 20] = 20
-    speculative_stt: bool = Field(True, description="transcribe during the end-of-turn silence")
+    speculative_stt: bool = Field(
+        True,
+        description="transcribe during the end-of-turn silence, and start a complete "
+        "question's reply then (heard only once the turn has ended)",
+    )
+    first_clause_words: int = Field(
+        4,
+        ge=0,
+        le=50,
+        description="speak a streamed reply's first clause (up to a comma, or this many "
+        "words) without waiting for its first sentence; 0: whole sentences",
+    )
     xrun_warning: int = Field(
         5, ge=1, description="audio dropouts within a minute above which va warns (once)"
     )
@@ -54,6 +65,9 @@ class VADSettings(Section):
     end_of_turn_silence_ms: int = Field(400, ge=100, le=5000, description="silence ending a turn")
     unfinished_silence_ms: int = Field(
         900, ge=100, le=5000, description="silence ending a turn whose words trail off"
+    )
+    complete_silence_ms: int = Field(
+        250, ge=0, le=5000, description="silence ending a turn whose words are a whole sentence"
     )
     min_speech_ms: int = Field(200, ge=0, le=5000, description="shorter speech is not a turn")
     start_ms: int = Field(64, ge=32, le=1000, description="speech that starts a turn/barge-in")

@@ -5,6 +5,10 @@ one task that synthesises each sentence and queues its audio on the sink, so
 sentence 2 is synthesised while sentence 1 plays and the first audio starts
 as soon as the first sentence is complete. It remembers where in the reply's
 audio each sentence starts, which tells after a barge-in what the user heard.
+
+A speculative reply (started while the user may still go on) is *held*: its
+first sentence is synthesised, but nothing reaches the sink until
+:meth:`ReplySpeaker.release` says the user's turn is over.
 """
 
 from __future__ import annotations
@@ -37,18 +41,25 @@ class ReplySpeaker:
         emit: Callable[[VoiceEvent], None],
         *,
         on_first_audio: Callable[[], None] | None = None,
+        held: bool = False,
+        splitter: SentenceSplitter | None = None,
     ) -> None:
         self.tts = tts
         self.sink = sink
         self.emit = emit
         self.on_first_audio = on_first_audio
-        self.splitter = SentenceSplitter()
+        self.splitter = splitter or SentenceSplitter()
+        self._released = asyncio.Event()
+        if not held:
+            self._released.set()
         self._queue: asyncio.Queue[_Line | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         #: perf_counter when the first audio was handed to the sink.
         self.first_audio_at: float | None = None
         #: From the first sentence handed to TTS to its audio (ms).
         self.tts_ttfb: float | None = None
+        #: perf_counter when the first sentence was complete (handed to TTS).
+        self.first_text_at: float | None = None
         #: Reply sentences with the offset (s) of their audio in the reply.
         self.spoken: list[tuple[str, float]] = []
         self.written_seconds = 0.0
@@ -72,17 +83,27 @@ class ReplySpeaker:
     def add_text(self, delta: str) -> None:
         """A piece of the reply as it streams in."""
         for sentence in self.splitter.push(delta):
-            self._queue.put_nowait(_Line(sentence, False, time.perf_counter()))
+            self._say(sentence, filler=False)
 
     def add_filler(self, text: str) -> None:
         """A phrase said while the agent works (not part of the reply)."""
-        self._queue.put_nowait(_Line(text, True, time.perf_counter()))
+        self._say(text, filler=True)
 
     def finish(self) -> None:
         """The reply text is complete: speak the rest."""
         for sentence in self.splitter.flush():
-            self._queue.put_nowait(_Line(sentence, False, time.perf_counter()))
+            self._say(sentence, filler=False)
         self._queue.put_nowait(None)
+
+    def release(self) -> None:
+        """The user's turn is over: a held reply may be heard now."""
+        self._released.set()
+
+    def _say(self, text: str, *, filler: bool) -> None:
+        now = time.perf_counter()
+        if self.first_text_at is None:
+            self.first_text_at = now
+        self._queue.put_nowait(_Line(text, filler, now))
 
     async def spoken_all(self) -> None:
         """Wait until every sentence has been synthesised and queued on the sink."""
@@ -105,11 +126,13 @@ class ReplySpeaker:
             if line is None:
                 return
             speech = await self.tts.synthesize(line.text)
+            if self.tts_ttfb is None:
+                self.tts_ttfb = (time.perf_counter() - line.queued_at) * 1000
+            await self._released.wait()
             if self.interrupted:
                 return
             if self.first_audio_at is None:
                 self.first_audio_at = time.perf_counter()
-                self.tts_ttfb = (self.first_audio_at - line.queued_at) * 1000
                 if self.on_first_audio is not None:
                     self.on_first_audio()
             if not line.filler:
