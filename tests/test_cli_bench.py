@@ -289,3 +289,19 @@ def test_concurrency_can_share_the_profiles_llm_server(
     assert concurrency["memory_per_session_kb"] is None  # measured with the fake only
     # baseline (1 warm-up + 2) + 4 sessions x (1 warm-up + 2)
     assert len(fake_openai.requests) == 3 + 4 * 3
+
+
+def test_every_listed_scenario_is_one() -> None:
+    """`va bench` with no names runs what discovery lists: each must have `run(options)`.
+
+    (A public helper module in bench/, such as its settings, once made CI's bench fail.)
+    """
+    import importlib
+
+    from voice_agent_cli.bench._runner import available
+
+    names = available()
+    assert "voice" in names and "settings" not in names
+    for name in names:
+        module = importlib.import_module(f"voice_agent_cli.bench.{name}")
+        assert callable(getattr(module, "run", None)), name

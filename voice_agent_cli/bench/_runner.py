@@ -31,13 +31,17 @@ logger = logging.getLogger("va.bench")
 
 Scenario = Callable[[BenchOptions], Coroutine[Any, Any, ScenarioRun]]
 
+#: Public modules of the bench package that are not scenarios: ``settings`` is the
+#: ``[bench]`` profile section, which config.py imports.
+NOT_SCENARIOS = frozenset({"settings"})
+
 
 def available() -> list[str]:
     """Names of every scenario module, sorted."""
     return sorted(
         module.name
         for module in pkgutil.iter_modules(bench.__path__)
-        if not module.name.startswith("_")
+        if not module.name.startswith("_") and module.name not in NOT_SCENARIOS
     )
 
 
