@@ -86,6 +86,8 @@ async def test_a_full_worker_refuses_offers_it_cannot_take(
     refusals = dispatcher.offers_for(third)
     assert len(refusals) == 2 and not any(offer.available for offer in refusals)
     for worker in workers:  # each declined "c" (and maybe "b", if offered it first)
+        # The refusal reaches the dispatcher before the worker's own line is read.
+        await worker.wait_for(lambda e: e["type"] == "job_offered" and not e["accepted"])
         declined = [e for e in worker.of_type("job_offered") if not e["accepted"]]
         assert declined and {e["reason"] for e in declined} == {"at capacity (1 of 1 jobs)"}
 
