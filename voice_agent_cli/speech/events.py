@@ -8,11 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from voice_agent_cli.contracts.events import VOICE_STAGES
+
 #: What the agent is doing: waiting for the user, working on a reply, or talking.
 VoiceState = Literal["listening", "thinking", "speaking"]
-
-#: The per-turn stages of the voice loop, in milliseconds (LiveKit Agents' names).
-VOICE_STAGES = ("end_of_turn_delay", "transcription_delay", "llm_ttft", "tts_ttfb", "e2e_latency")
 
 
 @dataclass(frozen=True)
