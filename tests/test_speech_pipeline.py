@@ -272,8 +272,14 @@ async def test_barge_in_cuts_the_reply_and_history_keeps_what_was_heard(
     voice_onset = barge_at + np.argmax(np.abs(interruption) > 0.02) / 16000
     reply_sound = [(a, b) for a, b in room.speaker.sound_intervals() if a < voice_onset + 1.5]
     stopped = reply_sound[-1][1]
-    detected = next(e.at for e in recorder.of(UserSpeaking) if e.at > reply_sound[0][0])
-    assert detected < stopped <= detected + 0.2, (detected, reply_sound)
+    # Each time the user's voice is detected over the reply, the reply holds within
+    # ~200 ms. (With "aec" a fragment heard after a swallowed first word can be judged
+    # no words and resumed, until more speech cuts: then there are two detections.)
+    detections = [e.at for e in recorder.of(UserSpeaking) if reply_sound[0][0] < e.at < stopped]
+    assert detections, (reply_sound, recorder.of(UserSpeaking))
+    for detected in detections:
+        playing = [b for a, b in reply_sound if a <= detected < b]
+        assert all(b <= detected + 0.2 for b in playing), (detected, reply_sound)
     if echo == "off":
         assert voice_onset < stopped < voice_onset + 0.3, (voice_onset, reply_sound)
     else:
