@@ -17,7 +17,7 @@ from tests.test_speech_pipeline import make_agent, run_room
 from voice_agent_cli.config import load_settings
 from voice_agent_cli.speech.audio import split_frames
 from voice_agent_cli.speech.build import warm_buffered_replies
-from voice_agent_cli.speech.end_of_turn import end_of_turn_silence, sounds_complete
+from voice_agent_cli.speech.end_of_turn import end_of_turn_silence, sounds_complete, verdict
 from voice_agent_cli.speech.endpointing import (
     Endpointer,
     EndpointingOptions,
@@ -41,16 +41,34 @@ SILENCES = {"default_ms": 400, "complete_ms": 250, "unfinished_ms": 900}
     [
         ("What is the capital of Italy?", 250),
         ("Turn on the lights.", 250),
+        ("What's the weather like?", 250),
         ("Book a table for two and", 900),
         ("I want to go to the...", 900),
+        ("What is the capital of?", 900),  # Whisper's "?" on a phrase cut off
         ("Well,", 900),
         ("hello there", 400),  # no punctuation: Whisper is not sure either
         ("", 400),
     ],
 )
 def test_the_silence_that_ends_a_turn_depends_on_the_words(text: str, silence_ms: int) -> None:
-    assert end_of_turn_silence(text, **SILENCES) == silence_ms
+    assert end_of_turn_silence(verdict(text), **SILENCES) == silence_ms
     assert sounds_complete(text) is (silence_ms == 250)
+
+
+@pytest.mark.parametrize(
+    ("text", "probability", "expected"),
+    [
+        ("Can you tell me?", 0.0004, "unfinished"),  # the model hears the rest coming
+        ("Can you tell me what time it is in Tokyo?", 0.83, "complete"),
+        ("hello there", 0.4, "open"),  # no punctuation: the default silence
+        ("Book a table for two and", 0.6, "unfinished"),  # the rules are not overruled
+        ("Set a timer.", None, "complete"),  # no model (yet): the rules alone
+    ],
+)
+def test_the_turn_detector_marks_words_unfinished_below_its_threshold(
+    text: str, probability: float | None, expected: str
+) -> None:
+    assert verdict(text, probability, unfinished_below=0.01) == expected
 
 
 def test_the_endpointer_waits_the_silence_it_is_told_for_this_utterance(say: Say) -> None:

@@ -130,12 +130,15 @@ def test_a_turn_longer_than_the_maximum_is_cut(say: Say) -> None:
     ("text", "unfinished"),
     [
         ("What is the capital of", True),
+        ("What is the capital of?", True),
         ("I want to go to the...", True),
         ("Book a table for two and", True),
         ("Well, um", True),
         ("So,", True),
         ("What is the capital of France?", False),
         ("Turn on the lights.", False),
+        ("What is it like?", False),
+        ("Do you know what time it is?", False),
         ("", False),
     ],
 )

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 from voice_agent_cli.bench import ScenarioRun
 
 if TYPE_CHECKING:
-    from voice_agent_cli.config import Settings
+    from voice_agent_cli.config import Profile, Settings
     from voice_agent_cli.speech.audio import Samples
     from voice_agent_cli.speech.events import VoiceTurn
+    from voice_agent_cli.speech.options import VoiceOptions
     from voice_agent_cli.speech.stt import SpeechToText
     from voice_agent_cli.speech.tts import TextToSpeech
 
@@ -86,9 +87,15 @@ async def first_turn(
     """The first question to a fresh agent, its models loading meanwhile (as ``va talk``)."""
     import asyncio
 
-    from voice_agent_cli.speech.build import SPOKEN_TURN_LEAD_S, load_models, spoken_turn
+    from voice_agent_cli.speech.build import (
+        SPOKEN_TURN_LEAD_S,
+        load_models,
+        spoken_turn,
+        turn_detector,
+    )
 
-    loading = asyncio.create_task(load_models(agent, stt, tts), name="bench-load-models")
+    models = load_models(agent, stt, tts, turn_detector(settings.profile))
+    loading = asyncio.create_task(models, name="bench-load-models")
     turn = await spoken_turn(agent, clip, settings.profile, stt, tts, ready=loading)
     timings = felt_timings(turn, acoustic_end(clip, SPOKEN_TURN_LEAD_S))
     load_wait = timings.get("load_wait", 0.0)
@@ -107,15 +114,21 @@ async def false_cut_figures(
     user: TextToSpeech, stt: SpeechToText, tts: TextToSpeech, settings: Settings
 ) -> dict[str, Any]:
     """Ask every paused question once per pause; how often the agent cut in."""
+    import asyncio
+
     import numpy as np
 
     from voice_agent_cli.bench._speech import spoken
     from voice_agent_cli.compose.agent import open_agent
     from voice_agent_cli.speech.audio import PIPELINE_RATE
+    from voice_agent_cli.speech.build import voice_options
     from voice_agent_cli.testing import FakeLLM
 
     cuts: list[str] = []
     trials = 0
+    options = voice_options(settings.profile, echo="off")
+    if options.turn_detector is not None:
+        await asyncio.to_thread(options.turn_detector.load)  # as in a session under way
     async with open_agent(settings, llm=FakeLLM(responder=lambda _: "Sure, I can help.")) as agent:
         for first, rest in PAUSED_QUESTIONS:
             halves = [_trimmed(await spoken(user, first)), _trimmed(await spoken(user, rest))]
@@ -123,7 +136,7 @@ async def false_cut_figures(
                 pause = np.zeros(PIPELINE_RATE * pause_ms // 1000, dtype=np.float32)
                 agent.reset()
                 clip = np.concatenate([halves[0], pause, halves[1]])
-                turns = await _heard(agent, clip, settings, stt, tts)
+                turns = await _heard(agent, clip, settings.profile, options, stt, tts)
                 trials += 1
                 if len(turns) != 1 or turns[0].interrupted:
                     cuts.append(f"{first} / {rest} ({pause_ms} ms)")
@@ -136,7 +149,12 @@ async def false_cut_figures(
 
 
 async def _heard(
-    agent: Any, clip: Samples, settings: Settings, stt: SpeechToText, tts: TextToSpeech
+    agent: Any,
+    clip: Samples,
+    profile: Profile,
+    options: VoiceOptions,
+    stt: SpeechToText,
+    tts: TextToSpeech,
 ) -> list[VoiceTurn]:
     """Every turn the voice loop takes of ``clip``, said in a full-duplex room in real time.
 
@@ -146,17 +164,14 @@ async def _heard(
     import numpy as np
 
     from voice_agent_cli.speech.audio import PIPELINE_RATE
-    from voice_agent_cli.speech.build import voice_options
     from voice_agent_cli.speech.pipeline import VoiceSession
     from voice_agent_cli.testing.fake_audio import FakeRoom
 
-    profile = settings.profile
     lead = np.zeros(PIPELINE_RATE * 3 // 10, dtype=np.float32)
     # Long enough after the question for the longest end of turn and a short reply.
     room = FakeRoom(
         np.concatenate([lead, clip]), tail_s=profile.vad.unfinished_silence_ms / 1000 + 2
     )
-    options = voice_options(profile, echo="off")
     session = VoiceSession(agent, room.microphone, room.speaker, stt=stt, tts=tts, options=options)
     async with session:
         return await session.run()

@@ -319,7 +319,7 @@ class JoinRun:
     async def _open_engines(self, stack: AsyncExitStack, view: RoomView) -> Engines | None:
         """The agent and speech engines, loaded now and closed with ``stack``; None if stopped."""
         from voice_agent_cli.compose.agent import open_agent
-        from voice_agent_cli.speech.build import build_engines, load_models
+        from voice_agent_cli.speech.build import build_engines, load_models, turn_detector
 
         view.note("loading the speech models and the LLM...")
         stt, tts = build_engines(self.settings.profile)
@@ -328,7 +328,8 @@ class JoinRun:
         agent = await stack.enter_async_context(
             open_agent(self.settings, llm=self.llm, metrics=self.metrics)
         )
-        if not await self._until_stopped(load_models(agent, stt, tts)):
+        detector = turn_detector(self.settings.profile)  # the rooms' sessions share its model
+        if not await self._until_stopped(load_models(agent, stt, tts, detector)):
             return None
         return agent, stt, tts
 

@@ -73,13 +73,15 @@ class SharedEngines:
 
     async def _load(self) -> Engines:
         from voice_agent_cli.compose.agent import open_agent
-        from voice_agent_cli.speech.build import build_engines, load_models
+        from voice_agent_cli.speech.build import build_engines, load_models, turn_detector
 
         stt, tts = build_engines(self.settings.profile)
         self._stack.push_async_callback(stt.aclose)
         self._stack.push_async_callback(tts.aclose)
         agent = await self._stack.enter_async_context(open_agent(self.settings, llm=self.llm))
-        await load_models(agent, stt, tts)  # warmed too: a room's first turn is not cold
+        # Warmed too: a room's first turn is not cold. The rooms' sessions share the
+        # turn detector's model.
+        await load_models(agent, stt, tts, turn_detector(self.settings.profile))
         return agent, stt, tts
 
     async def aclose(self) -> None:

@@ -251,6 +251,8 @@ class TalkRun:
             stt, tts = build_engines(profile)
             stack.push_async_callback(stt.aclose)
             stack.push_async_callback(tts.aclose)
+            # Files and headphones need no echo handling; a speaker and a mic do.
+            live_audio = not self.inputs and self.output is None
             with loading_status("Loading the speech models and the LLM...") as progress:
                 agent = await stack.enter_async_context(
                     open_agent(self.settings, progress=progress, metrics=registry)
@@ -258,7 +260,10 @@ class TalkRun:
                 await asyncio.to_thread(import_engine_modules)  # before any parallel load
                 await agent.llm.prepare()  # a first run's assembly shows its progress here
                 # No cold first turn: a microphone listens while the models load.
-                loading = asyncio.create_task(load_models(agent, stt, tts), name="talk-load")
+                options = voice_options(profile, echo=None if live_audio else "off")
+                loading = asyncio.create_task(
+                    load_models(agent, stt, tts, options.turn_detector), name="talk-load"
+                )
                 stack.push_async_callback(_cancel, loading)
                 if not source.realtime:
                     await loading  # a file is no user talking meanwhile
@@ -269,9 +274,6 @@ class TalkRun:
                 )
                 stack.push_async_callback(_cancel, warming)
 
-            # Files and headphones need no echo handling; a speaker and a mic do.
-            live_audio = not self.inputs and self.output is None
-            options = voice_options(profile, echo=None if live_audio else "off")
             err = stderr_console()
             if recorder is None and book is not None:
                 recorder = await book.start("talk", llm=agent.llm.name)

@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 from voice_agent_cli.speech.endpointing import EndpointingOptions
+from voice_agent_cli.speech.engine_imports import import_engine_modules
 from voice_agent_cli.speech.interruption import InterruptionOptions
 from voice_agent_cli.speech.pipeline import EchoMode, VoiceOptions
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from voice_agent_cli.speech.pipeline import TurnRunner
     from voice_agent_cli.speech.stt import SpeechToText
     from voice_agent_cli.speech.tts import TextToSpeech
+    from voice_agent_cli.speech.turn_detector import TurnDetector
 
 _logger = logging.getLogger("va.speech")
 
@@ -66,8 +68,24 @@ def voice_options(profile: Profile, *, echo: EchoMode | None = None) -> VoiceOpt
         speculative_stt=profile.voice.speculative_stt,
         unfinished_silence_ms=profile.vad.unfinished_silence_ms,
         complete_silence_ms=profile.vad.complete_silence_ms,
+        turn_detector=turn_detector(profile),
+        unfinished_below=profile.vad.unfinished_below,
         first_clause_words=profile.voice.first_clause_words,
     )
+
+
+def turn_detector(profile: Profile) -> TurnDetector | None:
+    """The profile's semantic end of turn (``[vad] semantic_end_of_turn``), or ``None``.
+
+    Its model loads in the background when a voice session starts, once per
+    process (sessions share it).
+    """
+    vad = profile.vad
+    if not vad.semantic_end_of_turn:
+        return None
+    from voice_agent_cli.speech.turn_detector import QwenTurnDetector
+
+    return QwenTurnDetector(vad.end_of_turn_model)
 
 
 def build_engines(profile: Profile) -> tuple[SpeechToText, TextToSpeech]:
@@ -82,21 +100,6 @@ def build_engines(profile: Profile) -> tuple[SpeechToText, TextToSpeech]:
     )
 
 
-def import_engine_modules() -> None:
-    """Import the speech libraries, one after the other. Blocking: run it in a thread.
-
-    numpy's C extension fails ("partially initialized module") when two threads
-    import it for the first time at once, as parallel model loads would.
-    """
-    import importlib
-
-    from voice_agent_cli.speech.quiet import quiet_inference_logs
-
-    for name in ("numpy", "onnxruntime", "faster_whisper", "piper"):
-        importlib.import_module(name)
-    quiet_inference_logs()  # their warnings belong in no terminal
-
-
 async def load_engines(stt: SpeechToText, tts: TextToSpeech) -> None:
     """Load the VAD, STT and TTS models (each once per process), side by side."""
     from voice_agent_cli.speech.vad import load_vad_model
@@ -105,18 +108,34 @@ async def load_engines(stt: SpeechToText, tts: TextToSpeech) -> None:
     await asyncio.gather(stt.start(), tts.start(), asyncio.to_thread(load_vad_model))
 
 
-async def load_models(agent: Agent, stt: SpeechToText, tts: TextToSpeech) -> float:
+async def load_models(
+    agent: Agent,
+    stt: SpeechToText,
+    tts: TextToSpeech,
+    turn_detector: TurnDetector | None = None,
+) -> float:
     """Load and warm the LLM and the speech models side by side; returns the seconds taken.
 
     ``va talk`` runs this in the background while a microphone already listens,
     so the load happens while the user speaks, and is reported on its own
     (the first turn's ``load_s``, and a log line), not inside the first turn.
+    The turn detector loads here too, rather than when the session starts:
+    llama.cpp silences stdout and stderr while it loads a model, so loads
+    belong in this window, before va says the models are ready.
     """
     began = time.perf_counter()
-    await asyncio.gather(_load_and_warm(agent), load_engines(stt, tts))
+    loads = [_load_and_warm(agent), load_engines(stt, tts)]
+    if turn_detector is not None:
+        loads.append(_load_detector(turn_detector))
+    await asyncio.gather(*loads)
     seconds = time.perf_counter() - began
     _logger.info("models loaded and warmed in %.2f s", seconds, extra={"load_s": round(seconds, 3)})
     return seconds
+
+
+async def _load_detector(turn_detector: TurnDetector) -> None:
+    await asyncio.to_thread(import_engine_modules)  # not beside the engines' first imports
+    await asyncio.to_thread(turn_detector.load)
 
 
 async def _load_and_warm(agent: Agent) -> None:

@@ -12,6 +12,7 @@ from voice_agent_cli.speech.interruption import InterruptionOptions
 if TYPE_CHECKING:
     from voice_agent_cli.contracts.events import TurnEvent
     from voice_agent_cli.core.conversation import Conversation
+    from voice_agent_cli.speech.turn_detector import TurnDetector
 
 EchoMode = Literal["aec", "half-duplex", "off"]
 
@@ -49,6 +50,10 @@ class VoiceOptions:
     unfinished_silence_ms: int = 900
     #: Silence that ends a turn whose words are a complete sentence ("... Italy?").
     complete_silence_ms: int = 250
+    #: Scores whether the words so far end a sentence (None: punctuation rules only).
+    turn_detector: TurnDetector | None = None
+    #: Below this P(end), the words trail off ("What is the capital of").
+    unfinished_below: float = 0.01
     #: A streamed reply's first audio is its first clause, or this many words (0: a sentence).
     first_clause_words: int = 4
     #: Stop at a failed turn (files) or show the error and go on listening (a

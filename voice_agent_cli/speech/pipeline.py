@@ -120,6 +120,10 @@ class VoiceSession:
 
     async def run(self) -> list[VoiceTurn]:
         """Listen and answer until the source ends; returns the turns taken."""
+        if self.options.turn_detector is not None and self.models.loading is None:
+            # Not loaded with the other models (speech/build.py load_models): load it
+            # now, while the user speaks.
+            self.options.turn_detector.preload()
         try:
             async with aclosing(self.source.frames()) as frames:
                 async for frame in frames:

@@ -69,6 +69,18 @@ class VADSettings(Section):
     complete_silence_ms: int = Field(
         250, ge=0, le=5000, description="silence ending a turn whose words are a whole sentence"
     )
+    semantic_end_of_turn: bool = Field(
+        True,
+        description="a language model judges whether the words so far end a sentence "
+        "('What is the capital of' does not): wait unfinished_silence_ms if not",
+    )
+    end_of_turn_model: str = Field(
+        "qwen2.5-coder-0.5b",
+        description="the GGUF that scores the end of a sentence (a model name or a path)",
+    )
+    unfinished_below: float = Field(
+        0.01, gt=0.0, lt=1.0, description="below this P(sentence ends here), the words trail off"
+    )
     min_speech_ms: int = Field(200, ge=0, le=5000, description="shorter speech is not a turn")
     start_ms: int = Field(64, ge=32, le=1000, description="speech that starts a turn/barge-in")
     pre_roll_ms: int = Field(300, ge=0, le=2000)

@@ -46,11 +46,7 @@ from voice_agent_cli.contracts.events import (
     TurnCompleted,
 )
 from voice_agent_cli.errors import VAError
-from voice_agent_cli.speech.end_of_turn import (
-    end_of_turn_silence,
-    sounds_complete,
-    sounds_unfinished,
-)
+from voice_agent_cli.speech.end_of_turn import Verdict, end_of_turn_silence, verdict
 from voice_agent_cli.speech.events import (
     AgentText,
     UserTranscript,
@@ -119,6 +115,8 @@ class SpokenTurn:
         self.finished = False
         self._repair = HistoryRepair(context.agent.conversation)
         self._false_before = context.judge.false_interruptions
+        #: The turn detector's P(the sentence ends here), when it was asked.
+        self._end_probability: float | None = None
         if utterance is not None:
             self._confirmed.set()
         else:
@@ -204,23 +202,42 @@ class SpokenTurn:
     async def _until_worth_answering(self) -> None:
         """Speculative: tell the endpointer what silence these words need; answer only
         a complete sentence before the turn is over. Confirmed: words that trail off
-        ("... and") still buy the user some time."""
+        ("... and", "what is the capital of") still buy the user some time."""
         context, options = self.context, self.context.options
+        words = await self._verdict()
         if self.speculative:
             if context.endpointer.in_speech:
                 context.endpointer.end_silence_ms = end_of_turn_silence(
-                    self.text,
+                    words,
                     default_ms=options.endpointing.end_silence_ms,
                     complete_ms=options.complete_silence_ms,
                     unfinished_ms=options.unfinished_silence_ms,
                 )
-            if not sounds_complete(self.text):
-                await self._confirmed.wait()
-            return
-        if not context.polite and sounds_unfinished(self.text):
-            # Speech meanwhile cancels this turn and joins it (carry-over).
+            if words == "complete":
+                return  # answer now; the reply is held until the turn ends
+            await self._confirmed.wait()
+        if not context.polite and words == "unfinished":
+            # Speech meanwhile cancels this turn and joins it (carry-over). Zero when
+            # the endpointer already waited the longer silence.
             waited = time.perf_counter() - self._speech_end()
             await asyncio.sleep(max(0.0, options.unfinished_silence_ms / 1000 - waited))
+
+    async def _verdict(self) -> Verdict:
+        """What the words say of the end of the turn: the rules, then the turn detector."""
+        options = self.context.options
+        detector = options.turn_detector
+        if detector is None or verdict(self.text) == "unfinished":
+            return verdict(self.text)
+        probability = await detector.end_probability(self.text, before=self._agent_said())
+        self._end_probability = probability
+        return verdict(self.text, probability, unfinished_below=options.unfinished_below)
+
+    def _agent_said(self) -> str:
+        """The agent's last words before this turn (what the user may be answering)."""
+        for message in reversed(self.context.agent.conversation.messages):
+            if message.role == "assistant":
+                return message.content or ""
+        return ""
 
     async def _answer(self, timings: dict[str, float]) -> None:
         context = self.context
