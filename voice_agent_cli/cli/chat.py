@@ -349,6 +349,10 @@ class ChatSession:
                 open_agent(self.settings, progress=progress, metrics=self._registry())
             )
             await agent.start()
+            # No cold first turn: the system prompt and the tool list are evaluated now,
+            # with the load, not inside the first reply. (Reading the prompt in a thread
+            # to warm up while the user types left readline holding the terminal at exit.)
+            await agent.warm_up()
         if self.recorder is not None:
             await self.recorder.load_history(agent.conversation)
         return agent
