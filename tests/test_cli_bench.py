@@ -251,8 +251,10 @@ def test_va_overhead_is_what_va_adds_to_the_providers_own_ttft(quick_profile: st
     stages = openai["stages"]
     assert {"llm_ttft", "total", "provider_ttft", "va_overhead"} <= set(stages)
     assert stages["va_overhead"]["n"] == 4
-    # va's share is a part of what the caller waited for, never more
-    assert stages["va_overhead"]["p50_ms"] < stages["llm_ttft"]["p50_ms"]
+    # va's share is a part of what the caller waited for, never more. (Not compared with
+    # llm_ttft: that is timed from the LLM request, after the buffer lookup and routing,
+    # which va_overhead includes; under load the two medians crossed.)
+    assert stages["va_overhead"]["p50_ms"] < stages["total"]["p50_ms"]
 
 
 def test_openai_goes_to_the_profiles_server(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
