@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from contextlib import aclosing
@@ -58,6 +59,8 @@ from voice_agent_cli.speech.events import (
 from voice_agent_cli.speech.history_repair import HistoryRepair
 from voice_agent_cli.speech.sentences import SentenceSplitter
 from voice_agent_cli.speech.speaker import ReplySpeaker
+
+_logger = logging.getLogger("va.speech")
 
 if TYPE_CHECKING:
     from voice_agent_cli.speech.carry_over import CarryOver
@@ -109,6 +112,12 @@ class SpokenTurn:
         self._transcript_at: float | None = None
         self._decided_at = time.perf_counter() if utterance is not None else 0.0
         self._confirmed = asyncio.Event()
+        #: The reply may be heard: the turn is confirmed and its words are not unfinished.
+        self._released = asyncio.Event()
+        #: Holds the reply while the turn detector judges the words (see _hold_if_unfinished).
+        self._hold: asyncio.Task[None] | None = None
+        #: A speculative reply under way (a complete sentence): heard once confirmed.
+        self._answering_on_confirm = False
         self._pending: list[VoiceEvent] = []
         self.speaker: ReplySpeaker | None = None
         self.text = ""
@@ -143,6 +152,14 @@ class SpokenTurn:
         self._confirmed.set()
         if not self.finished:
             self.context.set_state("thinking")
+        if self._answering_on_confirm:
+            self._release()
+
+    def _release(self) -> None:
+        """Let the reply be heard: its held events and audio go out."""
+        if self._released.is_set():
+            return
+        self._released.set()
         pending, self._pending = self._pending, []
         for event in pending:
             self.context.emit(event)
@@ -150,7 +167,7 @@ class SpokenTurn:
             self.speaker.release()
 
     def _emit(self, event: VoiceEvent) -> None:
-        if self.speculative:
+        if not self._released.is_set():
             self._pending.append(event)
         else:
             self.context.emit(event)
@@ -180,8 +197,12 @@ class SpokenTurn:
         except VAError as exc:
             if context.stop_on_error:
                 raise
+            if not self.speculative:
+                self._release()  # the error is heard of, held or not
             self._emit(VoiceNotice(str(exc), "error"))
         finally:
+            if self._hold is not None:
+                self._hold.cancel()
             self.speaker = None
             self.finished = True
             if not self.speculative:
@@ -200,27 +221,53 @@ class SpokenTurn:
         return transcript
 
     async def _until_worth_answering(self) -> None:
-        """Speculative: tell the endpointer what silence these words need; answer only
-        a complete sentence before the turn is over. Confirmed: words that trail off
-        ("... and", "what is the capital of") still buy the user some time."""
+        """Wait until the reply may start; it is heard once :meth:`_release` says so.
+
+        Speculative: tell the endpointer what silence these words need, and
+        answer (held) only a complete sentence before the turn is over.
+        Confirmed: words that trail off ("... and") buy the user some time;
+        otherwise the reply starts at once, and the turn detector's verdict
+        (20-150 ms) comes in meanwhile, holding the reply if it says the words
+        are unfinished ("Can you tell me"): its time is not added to the reply's.
+        """
         context, options = self.context, self.context.options
-        words = await self._verdict()
         if self.speculative:
-            if context.endpointer.in_speech:
-                context.endpointer.end_silence_ms = end_of_turn_silence(
-                    words,
-                    default_ms=options.endpointing.end_silence_ms,
-                    complete_ms=options.complete_silence_ms,
-                    unfinished_ms=options.unfinished_silence_ms,
-                )
-            if words == "complete":
-                return  # answer now; the reply is held until the turn ends
-            await self._confirmed.wait()
+            words = await self._verdict()
+            if self.speculative:  # still in the pause (else: confirmed while judging)
+                if context.endpointer.in_speech:
+                    context.endpointer.end_silence_ms = end_of_turn_silence(
+                        words,
+                        default_ms=options.endpointing.end_silence_ms,
+                        complete_ms=options.complete_silence_ms,
+                        unfinished_ms=options.unfinished_silence_ms,
+                    )
+                if words == "complete":
+                    self._answering_on_confirm = True
+                    return  # answer now; the reply is held until the turn ends
+                await self._confirmed.wait()
+        else:
+            words = verdict(self.text)  # the rules; the model's verdict comes in meanwhile
+            if words != "unfinished" and options.turn_detector is not None and not context.polite:
+                self._hold = asyncio.create_task(self._hold_if_unfinished(), name="voice-hold")
+                return
         if not context.polite and words == "unfinished":
-            # Speech meanwhile cancels this turn and joins it (carry-over). Zero when
-            # the endpointer already waited the longer silence.
-            waited = time.perf_counter() - self._speech_end()
-            await asyncio.sleep(max(0.0, options.unfinished_silence_ms / 1000 - waited))
+            await self._wait_for_the_rest()
+        self._release()
+
+    async def _hold_if_unfinished(self) -> None:
+        """Release the reply, after the longer silence if the model hears unfinished words."""
+        try:
+            if await self._verdict() == "unfinished":
+                await self._wait_for_the_rest()
+        except Exception:  # a broken detector never holds a reply for good
+            _logger.warning("the turn detector failed; the reply goes on", exc_info=True)
+        self._release()
+
+    async def _wait_for_the_rest(self) -> None:
+        """Wait out ``unfinished_silence_ms`` from the end of speech. Speech meanwhile
+        cancels this turn and joins it (carry-over); zero when the endpointer waited."""
+        waited = time.perf_counter() - self._speech_end()
+        await asyncio.sleep(max(0.0, self.context.options.unfinished_silence_ms / 1000 - waited))
 
     async def _verdict(self) -> Verdict:
         """What the words say of the end of the turn: the rules, then the turn detector."""
@@ -247,7 +294,7 @@ class SpokenTurn:
             context.sink,
             self._emit,
             on_first_audio=lambda: context.set_state("speaking"),
-            held=self.speculative,
+            held=not self._released.is_set(),
             splitter=SentenceSplitter(first_clause_words=context.options.first_clause_words),
         )
         self.speaker = speaker
@@ -261,13 +308,13 @@ class SpokenTurn:
                 elif isinstance(event, Notice):
                     self._emit(VoiceNotice(event.message, event.level))
                 elif isinstance(event, ToolCallStarted):
-                    await self._confirmed.wait()  # no tool runs on a guess
+                    await self._released.wait()  # no tool runs on a guess
                     self._emit(VoiceNotice(f"calling {event.call.name}"))
                 elif isinstance(event, FillerSpeech):
                     # A slow tool is running: say something rather than leave dead air.
                     speaker.add_filler(event.text)
             speaker.finish()
-            await self._confirmed.wait()
+            await self._released.wait()
             await speaker.spoken_all()
         await context.sink.drain()
         self._record(speaker, timings, completed)
