@@ -111,7 +111,6 @@ class VoiceSession:
         self._turn: SpokenTurn | None = None
         self._turn_task: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
-        self._priming: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> VoiceSession:
         return self
@@ -142,10 +141,6 @@ class VoiceSession:
         """Cancel the turn in flight (and its speculative transcription)."""
         await self.judge.aclose()
         await self._cancel_turn()
-        priming, self._priming = self._priming, None
-        if priming is not None:
-            priming.cancel()
-            await asyncio.gather(priming, return_exceptions=True)
 
     async def _on_frame(self, frame: AudioFrame) -> None:
         heard = self.self_hearing.listen(frame)
@@ -230,11 +225,6 @@ class VoiceSession:
         # A turn's failure surfaces in the reader loop (no exception is lost).
         if not task.cancelled() and task.exception() is not None:
             self._failure = task.exception()
-        detector = self.options.turn_detector
-        if detector is not None and self.turns and not task.cancelled():
-            # The agent's words are the context of the user's next turn: read them now.
-            reply = self.turns[-1].reply
-            self._priming = asyncio.create_task(detector.prime(reply), name="voice-eot-prime")
 
     def _raise_failure(self) -> None:
         if self._failure is not None:

@@ -10,7 +10,7 @@ end-of-utterance token; va scores the small Qwen2.5 it already ships (the
 
 ::
 
-    <|im_start|>assistant  (the agent's last words, for context)
+    <|im_start|>system     You are a helpful assistant.
     <|im_start|>user       what is the capital of       ─► P(end) = 0.001  unfinished
                            what is the capital of australia ─► 0.93        complete
 
@@ -20,10 +20,12 @@ so P(end) is the probability of every token that closes a sentence: ``.``,
 off; measured on 30 phrases, both halves, with the 0.5B and 1.5B models
 (docs/voice.md, "Waiting for the rest of the sentence").
 
-Scoring evaluates only the tokens the model has not seen: the head of the
-prompt (with the agent's last words) is read as soon as the agent has spoken
-(:meth:`TurnDetector.prime`), and a pause's transcript extends the previous
-one, so a score costs 20-60 ms on 2 cores, 150 ms for a long sentence. The
+Scoring evaluates only the tokens the model has not seen: the prompt's head
+stays cached and a pause's transcript extends the previous one, so a score
+costs 20-60 ms on 2 cores, 150 ms for a long sentence. It runs on one thread,
+beside the LLM that starts the reply meanwhile. ``before`` (the agent's last
+words as context) is supported but the voice loop passes none: on 2 cores
+its ~45 tokens a turn cost more than they told. The
 model loads with the other models (or in a thread on first use); until it is
 ready, :meth:`TurnDetector.end_probability` returns ``None`` and the voice loop
 falls back on the punctuation rules.
@@ -72,10 +74,6 @@ class TurnDetector(Protocol):
         """P(the sentence ends here), or ``None`` while the model is not ready."""
         ...
 
-    async def prime(self, before: str) -> None:
-        """Read the agent's last words ahead of the user's next turn (its score is faster)."""
-        ...
-
 
 def normalized(text: str) -> str:
     """Lower case, no punctuation (Whisper's full stops say nothing of the end of turn)."""
@@ -91,7 +89,7 @@ class _ScoringModel:
         from voice_agent_cli.llm.local import load_model
 
         # A context of its own: the agent's keeps its prompt cache (and its lock free).
-        self.loaded = load_model(model, n_ctx=_CONTEXT_TOKENS, n_threads=2, purpose="end-of-turn")
+        self.loaded = load_model(model, n_ctx=_CONTEXT_TOKENS, n_threads=1, purpose="end-of-turn")
         llm = self.llm = self.loaded.llama
         self.n_vocab = llm.n_vocab()
         end_of_message = llm.tokenize(b"<|im_end|>", add_bos=False, special=True)
@@ -115,11 +113,6 @@ class _ScoringModel:
             logits = np.ctypeslib.as_array(pointer, shape=(self.n_vocab,)).astype(np.float64)
         probabilities = _softmax(logits)
         return float(probabilities[self.closing].sum())
-
-    def prime(self, tokens: list[int]) -> None:
-        """Evaluate ``tokens`` now, so that a prompt that starts with them costs the rest only."""
-        with self.loaded.lock:
-            self._evaluate(tokens)
 
     def _evaluate(self, tokens: list[int]) -> None:
         """Evaluate the tokens the context has not seen (the shared head stays cached)."""
@@ -201,12 +194,6 @@ class QwenTurnDetector:
         except TimeoutError:
             _logger.debug("end-of-turn score took over %.0f ms", self.timeout_s * 1000)
             return None
-
-    async def prime(self, before: str) -> None:
-        model = self._model
-        if model is None:
-            return
-        await asyncio.to_thread(model.prime, model.tokens("", normalized(before)[-CONTEXT_CHARS:]))
 
     def _load(self) -> None:
         from voice_agent_cli.llm.catalogue import QWEN_CODER_05B, resolve_model
