@@ -12,6 +12,7 @@ import numpy as np
 from livekit import rtc
 
 from voice_agent_cli.core.agent import Agent, AgentOptions
+from voice_agent_cli.observe.metrics import Metrics
 from voice_agent_cli.rooms.audio_out import AgentTrack
 from voice_agent_cli.rooms.backoff import ReconnectPolicy
 from voice_agent_cli.rooms.connection import RoomConnection
@@ -92,6 +93,7 @@ def make_room_agent(
     identity: str = "va-agent",
     policy: ReconnectPolicy | None = None,
     clock: Clock | None = None,
+    metrics: Metrics | None = None,
 ) -> tuple[RoomAgent, Recorder]:
     def tokens() -> str:
         return mint_token("key", "s" * 32, room="demo", identity=identity, ttl_s=60, agent=True)
@@ -111,6 +113,7 @@ def make_room_agent(
         connection,
         identity=identity,
         observer=recorder,
+        metrics=metrics,
         track=AgentTrack(48000),
         transcripts=TranscriptPublisher(topic="va.transcript"),
     )

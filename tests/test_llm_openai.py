@@ -100,7 +100,8 @@ async def test_usage_and_the_providers_own_ttft_are_reported(
 ) -> None:
     fake_openai.enqueue(script.text("One two three.", chunks=3))
     registry = metrics.Metrics()
-    with metrics.use(registry), stats.collect() as calls:
+    openai_llm.report_to(registry)
+    with stats.collect() as calls:
         text, _ = await openai_llm.complete(ask("Count."))
     assert text == "One two three."
     assert len(calls) == 1

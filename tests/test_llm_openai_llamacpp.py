@@ -25,7 +25,6 @@ from voice_agent_cli.errors import EXIT_FAILURE, LLMBadRequest
 from voice_agent_cli.llm import stats
 from voice_agent_cli.llm.base import LLMRequest, TextChunk
 from voice_agent_cli.llm.openai import OpenAILLM
-from voice_agent_cli.observe import metrics
 from voice_agent_cli.tools.base import FunctionTools
 
 pytestmark = pytest.mark.slow
@@ -46,9 +45,8 @@ def _ask(text: str, max_tokens: int = 24) -> LLMRequest:
 
 async def test_a_streamed_reply_from_the_real_server(llama: LlamaCppServer) -> None:
     llm = _llm(llama)
-    registry = metrics.Metrics()
     try:
-        with metrics.use(registry), stats.collect() as calls:
+        with stats.collect() as calls:
             chunks = [c async for c in llm.stream(_ask("What is the capital of France?"))]
     finally:
         await llm.aclose()

@@ -98,7 +98,7 @@ async def test_an_observer_counts_turns_stages_layers_and_tools(registry: Metric
 
 async def test_stage_percentiles_come_from_the_reported_timings(registry: Metrics) -> None:
     for value in range(1, 101):
-        metrics.observe("tts_ttfb", float(value))
+        registry.observe("tts_ttfb", float(value))
     figures = registry.as_json()["stages"]["tts_ttfb"]
     assert figures["n"] == 100
     assert figures["p50_ms"] == pytest.approx(50, rel=0.01)
@@ -108,8 +108,8 @@ async def test_stage_percentiles_come_from_the_reported_timings(registry: Metric
 
 
 async def test_a_failed_turn_counts_its_error_type(registry: Metrics) -> None:
-    agent = Agent(FakeLLM([LLMAuthError("bad key")]), OPTIONS)
-    instrument(agent, metrics.current())
+    agent = Agent(FakeLLM([LLMAuthError("bad key")]), OPTIONS, metrics=registry)
+    instrument(agent, registry)
     with pytest.raises(LLMAuthError):
         await agent.reply("hi")
     assert registry.as_json()["errors"] == {"LLMAuthError": 1}
@@ -157,13 +157,14 @@ def test_breaker_transitions_feed_circuits_counters_and_events(registry: Metrics
     )
 
 
-def test_the_module_api_reports_to_the_current_registry() -> None:
+def test_a_registry_takes_errors_gauges_circuits_and_events() -> None:
     mine = Metrics()
     with metrics.use(mine):
-        metrics.increment("errors", type="AudioDeviceError")
-        metrics.set_gauge("participants", 3, room="demo")
-        metrics.circuit("mcp:notes", "closed")
-        metrics.event("joined room demo")
+        assert metrics.current() is mine  # the registry an entry point hands down
+        mine.increment("errors", type="AudioDeviceError")
+        mine.set_gauge("participants", 3, room="demo")
+        mine.circuit("mcp:notes", "closed")
+        mine.event("joined room demo")
     snapshot = mine.as_json()
     assert snapshot["errors"] == {"AudioDeviceError": 1}
     assert snapshot["gauges"]["participants"] == [{"labels": {"room": "demo"}, "value": 3.0}]

@@ -45,41 +45,40 @@ async def test_joining_publishes_the_agent_track_and_announces_who_is_there() ->
 
 async def test_twelve_participants_come_and_go_each_with_a_pipeline() -> None:
     server = FakeLiveKitServer()
-    room_agent, recorder = make_room_agent(server)
     registry = metrics.Metrics()
-    with metrics.use(registry):
-        await room_agent.join()
-        enable_deaf_voice(room_agent, max_pipelines=16)
-        room = server.current
-        people = [f"person-{n:02d}" for n in range(12)]
-        for identity in people:
-            room.add_participant(identity, identity.title())
-            room.add_microphone(identity)
-        # Another agent in the room is tracked, never transcribed (no agent-to-agent loops).
-        room.add_participant("other-bot", kind=rtc.ParticipantKind.PARTICIPANT_KIND_AGENT)
-        room.add_microphone("other-bot")
+    room_agent, recorder = make_room_agent(server, metrics=registry)
+    await room_agent.join()
+    enable_deaf_voice(room_agent, max_pipelines=16)
+    room = server.current
+    people = [f"person-{n:02d}" for n in range(12)]
+    for identity in people:
+        room.add_participant(identity, identity.title())
+        room.add_microphone(identity)
+    # Another agent in the room is tracked, never transcribed (no agent-to-agent loops).
+    room.add_participant("other-bot", kind=rtc.ParticipantKind.PARTICIPANT_KIND_AGENT)
+    room.add_microphone("other-bot")
 
-        voices = room_agent.voices
-        assert voices is not None
-        assert sorted(voices.identities) == people
-        assert len(room_agent.participants) == 13
-        joined = recorder.of(ParticipantJoined)
-        assert [e.count for e in joined] == list(range(1, 14))
-        assert joined[-1].kind == "agent"
-        alice = room_agent.participants.get("person-00")
-        assert alice is not None and alice.microphone and alice.listening
-        assert registry.as_json()["gauges"]  # room_participants is reported
+    voices = room_agent.voices
+    assert voices is not None
+    assert sorted(voices.identities) == people
+    assert len(room_agent.participants) == 13
+    joined = recorder.of(ParticipantJoined)
+    assert [e.count for e in joined] == list(range(1, 14))
+    assert joined[-1].kind == "agent"
+    alice = room_agent.participants.get("person-00")
+    assert alice is not None and alice.microphone and alice.listening
+    assert registry.as_json()["gauges"]  # room_participants is reported
 
-        for identity in people[:5]:
-            room.remove_participant(identity)
-        await until(lambda: len(voices.identities) == 7)
-        assert [e.identity for e in recorder.of(ParticipantLeft)] == people[:5]
-        assert recorder.of(ParticipantLeft)[-1].count == 8
-        # A microphone turned off stops the pipeline, the participant stays.
-        room.remove_microphone("person-11")
-        await until(lambda: "person-11" not in voices)
-        assert "person-11" in room_agent.participants
-        await room_agent.aclose()
+    for identity in people[:5]:
+        room.remove_participant(identity)
+    await until(lambda: len(voices.identities) == 7)
+    assert [e.identity for e in recorder.of(ParticipantLeft)] == people[:5]
+    assert recorder.of(ParticipantLeft)[-1].count == 8
+    # A microphone turned off stops the pipeline, the participant stays.
+    room.remove_microphone("person-11")
+    await until(lambda: "person-11" not in voices)
+    assert "person-11" in room_agent.participants
+    await room_agent.aclose()
     assert voices.identities == []
     leftovers = [t for t in asyncio.all_tasks() if t.get_name().startswith("room-")]
     assert leftovers == []
@@ -151,43 +150,42 @@ async def test_active_speakers_and_data_messages_are_reported() -> None:
 async def test_after_a_drop_the_agent_rejoins_and_listens_again() -> None:
     server = FakeLiveKitServer([None, connect_error("transport connection error: refused")])
     clock = Clock()
-    room_agent, recorder = make_room_agent(
-        server, policy=ReconnectPolicy(base_s=1.0, max_attempts=5), clock=clock
-    )
     registry = metrics.Metrics()
-    with metrics.use(registry):
-        await room_agent.join()
-        enable_deaf_voice(room_agent)
-        first = server.current
-        first.add_participant("alice")
-        first.add_microphone("alice")
-        stop = asyncio.Event()
-        running = asyncio.create_task(room_agent.run(stop))
+    room_agent, recorder = make_room_agent(
+        server, policy=ReconnectPolicy(base_s=1.0, max_attempts=5), clock=clock, metrics=registry
+    )
+    await room_agent.join()
+    enable_deaf_voice(room_agent)
+    first = server.current
+    first.add_participant("alice")
+    first.add_microphone("alice")
+    stop = asyncio.Event()
+    running = asyncio.create_task(room_agent.run(stop))
 
-        first.drop()
-        await until(lambda: len(server.rooms) == 3 and room_agent.connection.state == "connected")
-        second = server.current
-        assert second.agent_publication() is not None  # the track is published again
-        assert room_agent.voices is not None and room_agent.voices.identities == []
-        second.add_participant("alice")
-        second.add_microphone("alice")
-        assert room_agent.voices.identities == ["alice"]
+    first.drop()
+    await until(lambda: len(server.rooms) == 3 and room_agent.connection.state == "connected")
+    second = server.current
+    assert second.agent_publication() is not None  # the track is published again
+    assert room_agent.voices is not None and room_agent.voices.identities == []
+    second.add_participant("alice")
+    second.add_microphone("alice")
+    assert room_agent.voices.identities == ["alice"]
 
-        states = [e.state for e in recorder.of(ConnectionChanged)]
-        assert states == [
-            "connecting",
-            "connected",
-            "disconnected",
-            "reconnecting",
-            "reconnecting",
-            "connected",
-        ]
-        assert clock.delays == [0.75, 1.5]
-        assert registry.counter("room_reconnects", room="demo") == 1
+    states = [e.state for e in recorder.of(ConnectionChanged)]
+    assert states == [
+        "connecting",
+        "connected",
+        "disconnected",
+        "reconnecting",
+        "reconnecting",
+        "connected",
+    ]
+    assert clock.delays == [0.75, 1.5]
+    assert registry.counter("room_reconnects", room="demo") == 1
 
-        stop.set()
-        await asyncio.wait_for(running, 5)
-        await room_agent.aclose()
+    stop.set()
+    await asyncio.wait_for(running, 5)
+    await room_agent.aclose()
     assert not second.isconnected()
 
 

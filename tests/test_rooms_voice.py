@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,10 +69,13 @@ class VoiceRoom:
 
 
 async def open_voice_room(
-    llm: FakeLLM, policy: AnswerPolicy | None = None, barge_in: str = "anyone"
+    llm: FakeLLM,
+    policy: AnswerPolicy | None = None,
+    barge_in: str = "anyone",
+    registry: metrics.Metrics | None = None,
 ) -> VoiceRoom:
     server = FakeLiveKitServer()
-    room_agent, recorder = make_room_agent(server)
+    room_agent, recorder = make_room_agent(server, metrics=registry)
     await room_agent.join()
     agent = Agent(llm, AgentOptions(system_prompt="You are a test."))
     room_agent.enable_voice(
@@ -90,9 +93,8 @@ async def open_voice_room(
 
 
 @pytest.fixture
-async def registry() -> AsyncIterator[metrics.Metrics]:
-    with metrics.use(metrics.Metrics()) as installed:
-        yield installed
+def registry() -> metrics.Metrics:
+    return metrics.Metrics()
 
 
 async def close(voice_room: VoiceRoom) -> None:
@@ -105,7 +107,7 @@ async def close(voice_room: VoiceRoom) -> None:
 async def test_a_question_is_answered_on_the_agent_track(
     say: Say, whisper_loaded: None, voice_loaded: None, registry: metrics.Metrics
 ) -> None:
-    vr = await open_voice_room(FakeLLM(["Paris is the capital of France."]))
+    vr = await open_voice_room(FakeLLM(["Paris is the capital of France."]), registry=registry)
     alice = vr.join("alice")
     question = "What is the capital of France?"
     spoken_end = await alice.say(timeline(silence(0.2), say(question)))

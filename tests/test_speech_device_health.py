@@ -70,20 +70,20 @@ class _Clock:
 
 def test_dropouts_are_counted_and_warned_about_once() -> None:
     clock = _Clock()
-    counter = XrunCounter(threshold=3, clock=clock)
+    registry = metrics.Metrics()
+    counter = XrunCounter(threshold=3, clock=clock, metrics=registry)
     notices: list[tuple[str, str]] = []
-    with metrics.use(metrics.Metrics()) as registry:
-        counter.count_flags(SimpleNamespace(output_underflow=True, input_overflow=False))
-        counter.count_flags(None)  # a callback with nothing to report
-        counter.report(lambda *notice: notices.append(notice))
-        assert notices == []
-        for _ in range(3):
-            counter.count_flags(SimpleNamespace(output_underflow=False, input_overflow=True))
-        counter.report(lambda *notice: notices.append(notice))
-        counter.add("input_overflow")
-        counter.report(lambda *notice: notices.append(notice))
-        assert registry.counter("audio_xruns", kind="input_overflow") == 4
-        assert registry.counter("audio_xruns", kind="output_underflow") == 1
+    counter.count_flags(SimpleNamespace(output_underflow=True, input_overflow=False))
+    counter.count_flags(None)  # a callback with nothing to report
+    counter.report(lambda *notice: notices.append(notice))
+    assert notices == []
+    for _ in range(3):
+        counter.count_flags(SimpleNamespace(output_underflow=False, input_overflow=True))
+    counter.report(lambda *notice: notices.append(notice))
+    counter.add("input_overflow")
+    counter.report(lambda *notice: notices.append(notice))
+    assert registry.counter("audio_xruns", kind="input_overflow") == 4
+    assert registry.counter("audio_xruns", kind="output_underflow") == 1
     [(message, level)] = notices
     assert level == "warning"
     assert message.startswith("the sound system dropped audio 4 times in the last minute")
@@ -94,11 +94,10 @@ def test_dropouts_spread_over_time_are_no_warning() -> None:
     clock = _Clock()
     counter = XrunCounter(threshold=3, clock=clock)
     notices: list[tuple[str, str]] = []
-    with metrics.use(metrics.Metrics()):
-        for _ in range(10):
-            counter.add("output_underflow")
-            clock.now += 30
-            counter.report(lambda *notice: notices.append(notice))
+    for _ in range(10):
+        counter.add("output_underflow")
+        clock.now += 30
+        counter.report(lambda *notice: notices.append(notice))
     assert notices == [] and counter.total == 10
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests.speech_fixtures import noise, silence, timeline, tone, words
-from voice_agent_cli.contracts.events import TextDelta, TurnCompleted, TurnEvent
+from voice_agent_cli.contracts.events import Notice, TextDelta, TurnCompleted, TurnEvent
 from voice_agent_cli.core.agent import Agent, AgentOptions
 from voice_agent_cli.core.conversation import Conversation
 from voice_agent_cli.errors import LLMBadRequest, VAError
@@ -26,7 +26,6 @@ from voice_agent_cli.speech.events import (
     StateChanged,
     UserSpeaking,
     VoiceEvent,
-    VoiceNotice,
     VoiceTurn,
 )
 from voice_agent_cli.speech.files import FileSink, FileSource
@@ -222,7 +221,7 @@ async def test_an_agent_error_ends_a_file_run_and_is_shown_live(
     turns, _, recorder = await run_files(
         make_agent(failing), [say("Hello there."), say("Are you there?")], stop_on_error=False
     )
-    assert [n.level for n in recorder.of(VoiceNotice)] == ["error"]
+    assert [n.level for n in recorder.of(Notice)] == ["error"]
     assert [t.reply for t in turns] == ["Fine now."]
 
 

@@ -80,13 +80,14 @@ async def device_stage(
     audio: VirtualAudio,
 ) -> None:
     """Warm-up then measured turns, each a fresh conversation, spoken into the virtual mic."""
+    from voice_agent_cli.observe import metrics
     from voice_agent_cli.speech.build import voice_options
     from voice_agent_cli.speech.devices import MicrophoneSource, SpeakerSink
     from voice_agent_cli.speech.pipeline import VoiceSession
     from voice_agent_cli.speech.xruns import XrunCounter
 
     observer = audio.add_observer()
-    xruns = XrunCounter()
+    xruns = XrunCounter(metrics=metrics.current())  # the scenario's registry
     microphone = MicrophoneSource(audio.mic, frame_ms=settings.profile.voice.frame_ms, xruns=xruns)
     microphone.open()
     speaker = SpeakerSink(audio.speaker, xruns=xruns)

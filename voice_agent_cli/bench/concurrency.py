@@ -65,9 +65,10 @@ async def run(options: BenchOptions) -> ScenarioRun:
     result = ScenarioRun()
 
     async with _shared_llm(settings) as llm:
+        llm.report_to(registry)
 
         def new_session() -> Agent:
-            agent = Agent(llm, agent_settings)
+            agent = Agent(llm, agent_settings, metrics=registry)
             instrument(agent, registry)
             return agent
 

@@ -234,7 +234,7 @@ class TalkRun:
         from voice_agent_cli.speech.pipeline import VoiceSession
         from voice_agent_cli.ui.talk_view import TalkView
 
-        registry = self.metrics or metrics.current()
+        registry = self.metrics = self.metrics or metrics.current()
 
         profile = self.settings.profile
         async with AsyncExitStack() as stack:
@@ -294,7 +294,7 @@ class TalkRun:
 
                 def observe(event: VoiceEvent) -> None:
                     if isinstance(event, VoiceTurn):
-                        event.report_metrics()
+                        event.report_metrics(registry)
                         if recorder is not None:
                             recorder.add_voice_turn(event)
                             event = replace(
@@ -369,7 +369,9 @@ class TalkRun:
         if self._xrun_counter is None:
             from voice_agent_cli.speech.xruns import XrunCounter
 
-            self._xrun_counter = XrunCounter(threshold=self.settings.profile.voice.xrun_warning)
+            self._xrun_counter = XrunCounter(
+                threshold=self.settings.profile.voice.xrun_warning, metrics=self.metrics
+            )
         return self._xrun_counter
 
 

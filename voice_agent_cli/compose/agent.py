@@ -131,12 +131,16 @@ async def open_agent(
 ) -> AsyncIterator[Agent]:
     """An agent for ``settings``, with everything it opened closed on exit.
 
-    Its turns and circuit breakers report into ``metrics`` (the command's registry;
-    by default the one in force in this context).
+    Its turns, provider calls and circuit breakers report into ``metrics`` (the
+    command's registry; by default the one in force in this context).
     """
+    from voice_agent_cli.observe import metrics as observe_metrics
+
+    registry = metrics or observe_metrics.current()
     async with AsyncExitStack() as stack:
         breakers = CircuitBreakers()
         llm = llm or build_llm(settings, progress=progress, breakers=breakers)
+        llm.report_to(registry)
         stack.push_async_callback(llm.aclose)
         buffer = _open_buffer(settings, stack)
         # Loading a local model and starting tool servers both take a while: overlap them.
@@ -149,7 +153,7 @@ async def open_agent(
                 await loading
             raise
         await loading
-        router, experts = _build_experts(settings, llm, tools, breakers, stack)
+        router, experts = _build_experts(settings, llm, tools, breakers, stack, registry)
         limits = None
         if settings.profile.rate_limits.enabled:
             from voice_agent_cli.ratelimit import rate_limits_for
@@ -167,9 +171,9 @@ async def open_agent(
             limits=limits,
             breakers=breakers,
             tool_router=_tool_router(settings),
-            metrics=metrics,
+            metrics=registry,
         )
-        _observe(agent, breakers, metrics)
+        _observe(agent, breakers, registry)
         yield agent
 
 
@@ -182,12 +186,10 @@ def _tool_router(settings: Settings) -> ToolRouter | None:
     return ToolRouter()
 
 
-def _observe(agent: Agent, breakers: CircuitBreakers, registry: Metrics | None) -> None:
+def _observe(agent: Agent, breakers: CircuitBreakers, registry: Metrics) -> None:
     """One observer measures every turn; breaker states feed the same metrics."""
-    from voice_agent_cli.observe import metrics
     from voice_agent_cli.observe.turns import instrument
 
-    registry = registry or metrics.current()
     instrument(agent, registry)
     for breaker in breakers:
         registry.circuit(breaker.name, breaker.state)
@@ -226,6 +228,7 @@ def _build_experts(
     tools: ToolProvider | None,
     breakers: CircuitBreakers,
     stack: AsyncExitStack,
+    registry: Metrics,
 ) -> tuple[ComplexityRouter | None, ExpertPanel | None]:
     """The complexity router and expert panel, when the profile enables experts."""
     experts = settings.profile.experts
@@ -241,6 +244,7 @@ def _build_experts(
         advisor_llm = (
             build_provider(settings, advisor.provider, model=advisor.model) if own else llm
         )
+        advisor_llm.report_to(registry)
         advisors.append(
             ExpertAdvisor(
                 advisor,

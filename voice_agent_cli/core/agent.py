@@ -43,7 +43,8 @@ from voice_agent_cli.core.tool_loop import ToolLoop
 from voice_agent_cli.core.turn_state import TurnState, is_outage
 from voice_agent_cli.errors import CircuitOpenError, LLMError, LLMNoAnswer, VAError
 from voice_agent_cli.llm.base import LLM
-from voice_agent_cli.observe import ids, metrics
+from voice_agent_cli.observe import ids
+from voice_agent_cli.observe.metrics import Metrics
 from voice_agent_cli.resilience import Deadline
 from voice_agent_cli.text import clean_text
 from voice_agent_cli.tools.base import ToolProvider
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
     from voice_agent_cli.core.experts import ExpertPanel
     from voice_agent_cli.core.router import ComplexityRouter
     from voice_agent_cli.core.tool_router import ToolRouter
-    from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.ratelimit import RateLimits
     from voice_agent_cli.resilience import CircuitBreakers
 
@@ -82,9 +82,9 @@ class Agent:
         metrics: Metrics | None = None,
     ) -> None:
         self.llm = llm
-        #: Where failed turns are counted (None: the registry in force); the rest of a
-        #: turn's figures come from its events, through the observers.
-        self.metrics = metrics
+        #: Where failed turns are counted (its own registry unless given the command's);
+        #: the rest of a turn's figures come from its events, through the observers.
+        self.metrics = metrics if metrics is not None else Metrics()
         self.options = options
         self.tools = tools
         self.buffer = buffer
@@ -190,7 +190,7 @@ class Agent:
         except Exception as exc:
             if isinstance(exc, VAError) and exc.turn_id is None:
                 exc.turn_id = turn_id  # so that --json can name the turn that failed
-            (self.metrics or metrics.current()).increment("errors", type=type(exc).__name__)
+            self.metrics.increment("errors", type=type(exc).__name__)
             # No answer at all is worth a warning in the log file; other failures are
             # already reported where they happened.
             level = logging.WARNING if isinstance(exc, LLMNoAnswer) else logging.INFO

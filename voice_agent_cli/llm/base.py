@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from voice_agent_cli.contracts.messages import ChatMessage, ToolCall, ToolSpec
 from voice_agent_cli.errors import LLMError, LLMTimeout
 from voice_agent_cli.llm.stats import ProviderCall, TokenUsage, report
+from voice_agent_cli.observe.metrics import Metrics
 from voice_agent_cli.resilience import CircuitBreaker, Deadline, RetryPolicy
 
 #: A retry is only worth starting with at least this much of the deadline left.
@@ -88,6 +89,12 @@ class LLM(ABC):
         self.retry = retry or RetryPolicy()
         #: Opened by repeated availability failures (after retries); see resilience.py.
         self.breaker: CircuitBreaker | None = None
+        #: Where the provider calls are counted (set by :meth:`report_to`; None: nowhere).
+        self.metrics: Metrics | None = None
+
+    def report_to(self, metrics: Metrics) -> None:
+        """Count this provider's calls (``llm_calls``, ``llm_tokens``...) in ``metrics``."""
+        self.metrics = metrics
 
     @property
     def name(self) -> str:
@@ -230,6 +237,7 @@ class LLM(ABC):
             await chunks.aclose()
         if self.measures_calls:
             report(
+                self.metrics,
                 ProviderCall(
                     provider=self.provider,
                     model=self.model,
@@ -237,7 +245,7 @@ class LLM(ABC):
                     duration_ms=(time.perf_counter() - started) * 1000,
                     prompt_tokens=usage.prompt_tokens if usage else None,
                     completion_tokens=usage.completion_tokens if usage else None,
-                )
+                ),
             )
 
     @abstractmethod

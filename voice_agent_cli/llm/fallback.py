@@ -31,6 +31,7 @@ from voice_agent_cli.resilience import RetryPolicy
 
 if TYPE_CHECKING:
     from voice_agent_cli.contracts.messages import ToolSpec
+    from voice_agent_cli.observe.metrics import Metrics
 
 FailoverListener = Callable[[LLM, LLM, Exception], None]
 
@@ -70,6 +71,12 @@ class FallbackLLM(LLM):
 
     def count_tokens(self, text: str) -> int:
         return self.providers[0].count_tokens(text)
+
+    def report_to(self, metrics: Metrics) -> None:
+        """Each provider it wraps counts its own calls in ``metrics``."""
+        super().report_to(metrics)
+        for provider in self.providers:
+            provider.report_to(metrics)
 
     async def start(self) -> None:
         """Start the primary; the fallbacks start when first needed."""

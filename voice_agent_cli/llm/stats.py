@@ -7,7 +7,7 @@ the provider's begins, and hands a :class:`ProviderCall` to :func:`report`::
     agent turn ─► LLM.stream ─► retries/breaker ─► attempt ─► provider._stream_impl
                                                      │ first text, end, TokenUsage
                                                      ▼
-                                        report(ProviderCall)
+                                        report(metrics, call)
                                           ├─► metrics: llm_provider_ttft (stage),
                                           │   llm_calls, llm_tokens{kind} (counters)
                                           └─► collect() lists of this context (va bench)
@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+
+from voice_agent_cli.observe.metrics import Metrics
 
 
 @dataclass(frozen=True)
@@ -72,16 +74,15 @@ def collect() -> Iterator[list[ProviderCall]]:
         _COLLECTORS.reset(token)
 
 
-def report(call: ProviderCall) -> None:
-    """Record ``call`` in every active collector and in the current metrics registry.
+def report(registry: Metrics | None, call: ProviderCall) -> None:
+    """Record ``call`` in every active collector and in ``registry`` (the LLM's metrics).
 
     Metrics never break a reply: a failing sink is logged, and the reply goes on.
     """
     for calls in _COLLECTORS.get():
         calls.append(call)
-    from voice_agent_cli.observe import metrics
-
-    registry = metrics.current()
+    if registry is None:
+        return
     try:
         registry.increment("llm_calls", provider=call.provider)
         if call.ttft_ms is not None:

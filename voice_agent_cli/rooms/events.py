@@ -24,7 +24,6 @@ from voice_agent_cli.speech.events import (
     UserSpeaking,
     UserTranscript,
     VoiceEvent,
-    VoiceNotice,
     VoiceTurn,
 )
 
@@ -163,7 +162,7 @@ def _voice_json(wrapped: ParticipantVoice) -> dict[str, Any] | None:
         return {"event": "false_interruption", "speaker": who, "heard": heard, "held_s": held}
     if isinstance(event, StateChanged):
         return {"event": "agent_state", "speaker": who, "state": event.state}
-    if isinstance(event, VoiceNotice):
+    if isinstance(event, Notice):
         return {"event": "notice", "speaker": who, "level": event.level, "message": event.message}
     if isinstance(event, AgentText | UserSpeaking):
         return None

@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from voice_agent_cli.observe import metrics
+from voice_agent_cli.observe.metrics import Metrics
 from voice_agent_cli.rooms.audio_out import AgentTrack
 from voice_agent_cli.rooms.events import (
     ConnectionChanged,
@@ -47,7 +47,6 @@ from voice_agent_cli.speech.events import StateChanged, VoiceTurn
 if TYPE_CHECKING:
     from voice_agent_cli.core.agent import Agent
     from voice_agent_cli.core.conversation import Conversation
-    from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.rooms.connection import RoomConnection
     from voice_agent_cli.rooms.policy import AnswerPolicy
     from voice_agent_cli.rooms.sdk import RoomLike
@@ -77,11 +76,12 @@ class RoomAgent:
         metrics: Metrics | None = None,
     ) -> None:
         self.connection = connection
-        #: Where the room's gauges, counters and events go (None: the registry in force).
-        self.metrics = metrics
+        #: Where the room's gauges, counters and events go (its own registry unless
+        #: given the command's).
+        self.metrics = metrics if metrics is not None else Metrics()
         self.identity = identity
         self.track = track or AgentTrack()
-        self.transcripts = transcripts or TranscriptPublisher()
+        self.transcripts = transcripts or TranscriptPublisher(metrics=self.metrics)
         self.captions = VoiceCaptions(self.transcripts, identity)
         self.participants = RoomParticipants()
         self.voices: RoomVoices | None = None
@@ -152,6 +152,7 @@ class RoomAgent:
             barge_in=barge_in,
             max_pipelines=max_pipelines,
             endpointer_factory=endpointer_factory,
+            metrics=self.metrics,
         )
         for identity, (audio, _sid) in list(self._mics.items()):
             self._listen(identity, audio)
@@ -224,10 +225,7 @@ class RoomAgent:
         self._mics.clear()
         self.captions.clear()
         self.participants.clear()
-        self._metrics().set_gauge("room_participants", 0, room=self.room_name)
-
-    def _metrics(self) -> Metrics:
-        return self.metrics or metrics.current()
+        self.metrics.set_gauge("room_participants", 0, room=self.room_name)
 
     # -- room events (called by the SDK's event emitter: synchronous) ---------------------------
 
@@ -238,8 +236,8 @@ class RoomAgent:
         if state is None:
             return
         count = len(self.participants)
-        self._metrics().set_gauge("room_participants", count, room=self.room_name)
-        self._metrics().event(f"{participant.identity} joined {self.room_name}", kind="info")
+        self.metrics.set_gauge("room_participants", count, room=self.room_name)
+        self.metrics.event(f"{participant.identity} joined {self.room_name}", kind="info")
         self._emit(ParticipantJoined(state.identity, state.name, state.kind, count))
 
     def _on_participant_disconnected(self, participant: Any) -> None:
@@ -248,8 +246,8 @@ class RoomAgent:
         if self.participants.left(identity) is None:
             return
         count = len(self.participants)
-        self._metrics().set_gauge("room_participants", count, room=self.room_name)
-        self._metrics().event(f"{identity} left {self.room_name}", kind="info")
+        self.metrics.set_gauge("room_participants", count, room=self.room_name)
+        self.metrics.event(f"{identity} left {self.room_name}", kind="info")
         self._emit(ParticipantLeft(identity, count))
 
     def _on_track_subscribed(self, audio: Any, publication: Any, participant: Any) -> None:
@@ -280,9 +278,9 @@ class RoomAgent:
 
     def _on_connection(self, change: ConnectionChanged) -> None:
         if change.state == "connected" and self._last_connection == "reconnecting":
-            self._metrics().increment("room_reconnects", room=self.room_name)
+            self.metrics.increment("room_reconnects", room=self.room_name)
         if change.state != self._last_connection:
-            self._metrics().event(f"room {change.describe()}", kind="info")
+            self.metrics.event(f"room {change.describe()}", kind="info")
         self._last_connection = change.state
         self._emit(change)
 

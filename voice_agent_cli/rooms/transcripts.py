@@ -35,7 +35,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from voice_agent_cli.observe import metrics
+from voice_agent_cli.observe.metrics import Metrics
 from voice_agent_cli.rooms.sdk import (
     ATTRIBUTE_TRANSCRIPTION_FINAL,
     ATTRIBUTE_TRANSCRIPTION_SEGMENT_ID,
@@ -45,7 +45,6 @@ from voice_agent_cli.rooms.sdk import (
 from voice_agent_cli.speech.events import AgentSpeech, UserTranscript, VoiceEvent, VoiceTurn
 
 if TYPE_CHECKING:
-    from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.rooms.sdk import RoomLike
 
 _logger = logging.getLogger("va.rooms")
@@ -103,8 +102,9 @@ class TranscriptPublisher:
         metrics: Metrics | None = None,
     ) -> None:
         self.topic = topic
-        #: Where a line that could not be sent is counted (None: the registry in force).
-        self.metrics = metrics
+        #: Where a line that could not be sent is counted (its own registry unless
+        #: given the command's).
+        self.metrics = metrics if metrics is not None else Metrics()
         self.transcription_events = transcription_events
         self.room: RoomLike | None = None
         self._queue: asyncio.Queue[TranscriptLine] = asyncio.Queue()
@@ -150,7 +150,7 @@ class TranscriptPublisher:
                     self.sent += 1
             except Exception as exc:  # the SDK's publish errors: a transcript is never fatal
                 self.failed += 1
-                (self.metrics or metrics.current()).increment("errors", type="TranscriptNotSent")
+                self.metrics.increment("errors", type="TranscriptNotSent")
                 _logger.info("could not send a transcript line: %s", exc)
             finally:
                 self._queue.task_done()

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from voice_agent_cli.contracts.events import Notice
+from voice_agent_cli.observe.metrics import Metrics
 from voice_agent_cli.rooms.audio_in import ParticipantAudio
 from voice_agent_cli.rooms.events import ParticipantVoice, RoomEvent
 from voice_agent_cli.speech.events import UserSpeaking, VoiceEvent, VoiceTurn
@@ -115,8 +116,11 @@ class RoomVoices:
         barge_in: BargeInScope = "anyone",
         max_pipelines: int = 8,
         endpointer_factory: Callable[[], Endpointer] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.agent = agent
+        #: Where the voice stages of each answered turn are recorded.
+        self.metrics = metrics if metrics is not None else Metrics()
         self.stt = stt
         self.tts = tts
         self.options = options
@@ -214,7 +218,7 @@ class RoomVoices:
             if identity in self.skipped:
                 self.skipped.discard(identity)
                 return  # not addressed to the agent: the transcript was enough
-            event.report_metrics()
+            event.report_metrics(self.metrics)
         self.observer(ParticipantVoice(identity, event))
 
     def _skipped(self, identity: str, decision: Decision) -> None:

@@ -6,9 +6,12 @@ The loop never prints; ``va talk`` (and later ``va join``) render these events.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from voice_agent_cli.contracts.events import VOICE_STAGES
+from voice_agent_cli.contracts.events import VOICE_STAGES, Notice
+
+if TYPE_CHECKING:
+    from voice_agent_cli.observe.metrics import Metrics
 
 #: What the agent is doing: waiting for the user, working on a reply, or talking.
 VoiceState = Literal["listening", "thinking", "speaking"]
@@ -69,14 +72,6 @@ class FalseInterruption:
     paused_seconds: float
 
 
-@dataclass(frozen=True)
-class VoiceNotice:
-    """Something to tell the user outside the transcript."""
-
-    message: str
-    level: Literal["info", "warning", "error"] = "info"
-
-
 #: The stages the pipeline itself measures (the agent core reports ``llm_ttft``).
 PIPELINE_STAGES = tuple(stage for stage in VOICE_STAGES if stage != "llm_ttft")
 
@@ -99,17 +94,15 @@ class VoiceTurn:
     tool_calls: tuple[str, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
 
-    def report_metrics(self) -> None:
-        """Send the voice stages of this turn to the current metrics registry.
+    def report_metrics(self, registry: Metrics) -> None:
+        """Send the voice stages of this turn to ``registry``.
 
         Only the stages the pipeline measures: the agent core reports its own
         (``llm_ttft``, ``total``...) through its observer.
         """
-        from voice_agent_cli.observe import metrics
-
         for stage in PIPELINE_STAGES:
             if stage in self.timings:
-                metrics.observe(stage, self.timings[stage])
+                registry.observe(stage, self.timings[stage])
 
     def as_json(self) -> dict[str, Any]:
         """The JSON object ``va talk --json`` prints for the turn."""
@@ -134,6 +127,6 @@ VoiceEvent = (
     | AgentSpeech
     | BargeIn
     | FalseInterruption
-    | VoiceNotice
+    | Notice
     | VoiceTurn
 )

@@ -52,7 +52,6 @@ from voice_agent_cli.speech.events import (
     AgentText,
     UserTranscript,
     VoiceEvent,
-    VoiceNotice,
     VoiceState,
     VoiceTurn,
 )
@@ -199,7 +198,7 @@ class SpokenTurn:
                 raise
             if not self.speculative:
                 self._release()  # the error is heard of, held or not
-            self._emit(VoiceNotice(str(exc), "error"))
+            self._emit(Notice(str(exc), "error"))
         finally:
             if self._hold is not None:
                 self._hold.cancel()
@@ -301,10 +300,10 @@ class SpokenTurn:
                 elif isinstance(event, TurnCompleted):
                     completed = event
                 elif isinstance(event, Notice):
-                    self._emit(VoiceNotice(event.message, event.level))
+                    self._emit(event)
                 elif isinstance(event, ToolCallStarted):
                     await self._released.wait()  # no tool runs on a guess
-                    self._emit(VoiceNotice(f"calling {event.call.name}"))
+                    self._emit(Notice(f"calling {event.call.name}"))
                 elif isinstance(event, FillerSpeech):
                     # A slow tool is running: say something rather than leave dead air.
                     speaker.add_filler(event.text)

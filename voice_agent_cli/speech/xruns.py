@@ -18,7 +18,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from voice_agent_cli.observe.metrics import Metrics
 
 #: The PortAudio callback flags (sounddevice's ``CallbackFlags`` attributes) that are xruns.
 XRUN_FLAGS = ("input_overflow", "input_underflow", "output_underflow", "output_overflow")
@@ -38,8 +41,11 @@ class XrunCounter:
         threshold: int = DEFAULT_THRESHOLD,
         window_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        metrics: Metrics | None = None,
     ) -> None:
         self.threshold = threshold
+        #: Where the dropouts are counted (``audio_xruns``); None: only in :attr:`totals`.
+        self.metrics = metrics
         self.window_s = window_s
         self._clock = clock
         self._lock = threading.Lock()
@@ -74,16 +80,15 @@ class XrunCounter:
 
         Call it from the event loop: the metrics registry is the loop's.
         """
-        from voice_agent_cli.observe import metrics
-
         now = self._clock()
         with self._lock:
             new, self._new = self._new, {}
             while self._recent and now - self._recent[0] > self.window_s:
                 self._recent.popleft()
             recent = len(self._recent)
-        for kind, count in new.items():
-            metrics.increment("audio_xruns", count, kind=kind)
+        if self.metrics is not None:
+            for kind, count in new.items():
+                self.metrics.increment("audio_xruns", count, kind=kind)
         if recent > self.threshold and not self.warned:
             self.warned = True
             if notify is not None:

@@ -34,7 +34,6 @@ from voice_agent_cli.speech.events import (
     BargeIn,
     UserSpeaking,
     UserTranscript,
-    VoiceNotice,
     VoiceTurn,
 )
 from voice_agent_cli.ui.talk_view import format_timings
@@ -167,7 +166,7 @@ class JoinView:
                 self.lines.append(
                     (f"{self.agent} → {event.identity}", inner.reply, inner.interrupted)
                 )
-            elif isinstance(inner, VoiceNotice):
+            elif isinstance(inner, Notice):
                 self.lines.append(("note", f"{event.identity}: {inner.message}", False))
         elif isinstance(event, Notice):
             self.lines.append(("note", event.message, False))
@@ -200,7 +199,7 @@ class JoinView:
                 self.err.print(f"[dim]   {timings}[/]", soft_wrap=True)
         elif isinstance(event, BargeIn):
             self._note(f"{who} spoke over the agent: its reply was cut")
-        elif isinstance(event, VoiceNotice):
+        elif isinstance(event, Notice):
             colour = {"warning": "yellow", "error": "red"}.get(event.level, "dim")
             self.err.print(
                 f"[{colour}]va: {escape(who)}: {escape(event.message)}[/]", soft_wrap=True

@@ -12,13 +12,13 @@ import json
 from collections import deque
 from typing import TYPE_CHECKING, TextIO
 
+from voice_agent_cli.contracts.events import Notice
 from voice_agent_cli.speech.events import (
     AgentText,
     BargeIn,
     StateChanged,
     UserTranscript,
     VoiceEvent,
-    VoiceNotice,
     VoiceTurn,
 )
 
@@ -96,7 +96,7 @@ class TalkView:
 
     def notice(self, message: str, level: str = "info") -> None:
         """A line outside the transcript."""
-        self.show(VoiceNotice(message, level))  # type: ignore[arg-type]
+        self.show(Notice(message, level))  # type: ignore[arg-type]
 
     def show(self, event: VoiceEvent) -> None:
         """Update the view with one event."""
@@ -114,7 +114,7 @@ class TalkView:
             self.partial = ""
         elif isinstance(event, VoiceTurn):
             self._on_turn(event)
-        elif isinstance(event, VoiceNotice):
+        elif isinstance(event, Notice):
             if self._live is None:
                 colour = {"warning": "yellow", "error": "red"}.get(event.level, "dim")
                 self.err.print(f"[{colour}]va: {event.message}[/]")

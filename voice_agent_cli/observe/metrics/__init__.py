@@ -1,18 +1,18 @@
-"""Metrics: one place every layer reports into, and every export reads from.
+"""Metrics: one registry per command, which every layer reports into and every export reads.
 
-Report from anywhere (voice, rooms, tools, breakers) without holding a reference::
+A layer reports into the :class:`Metrics` it was handed (the agent, a room, an
+LLM through ``report_to``, the audio devices' xrun counter)::
 
-    from voice_agent_cli.observe import metrics
+    registry.observe("tts_ttfb", 84.2)                  # a latency sample, in ms
+    registry.increment("errors", type="LLMTimeout")     # a counter with labels
+    registry.set_gauge("participants", 3, room="demo")  # a gauge
+    registry.circuit("mcp:notes", "open", "3 failures") # a breaker's state
+    breakers.listen(registry.breaker_transition)
 
-    metrics.observe("tts_ttfb", 84.2)                  # a latency sample, in ms
-    metrics.increment("errors", type="LLMTimeout")     # a counter with labels
-    metrics.set_gauge("participants", 3, room="demo")  # a gauge
-    metrics.circuit("mcp:notes", "open", "3 failures") # a breaker's state
-    breakers.listen(metrics.current().breaker_transition)
-
-These go to the *current* registry: the process-wide one, or the one a test or
-a benchmark installed with :func:`use`. Agent turns are measured by one
-observer (:func:`voice_agent_cli.observe.turns.instrument`, done by
+Only the entry points (the commands in ``cli/``, ``compose.agent.open_agent``,
+``va bench``) ask which registry is in force, with :func:`current`: the
+process-wide one, or the one a benchmark or a test installed with :func:`use`.
+Agent turns are measured by one observer (:func:`voice_agent_cli.observe.turns.instrument`, done by
 ``compose.agent.open_agent``), from the timings the agent puts on its events.
 
 Exports: :meth:`Metrics.as_json` (JSON), :mod:`.prometheus` (``--metrics-port``),
@@ -41,13 +41,8 @@ __all__ = [
     "MetricEvent",
     "Metrics",
     "MetricsSink",
-    "circuit",
     "current",
-    "event",
     "exact_percentile",
-    "increment",
-    "observe",
-    "set_gauge",
     "summarize",
     "use",
 ]
@@ -57,40 +52,18 @@ _CURRENT: ContextVar[Metrics | None] = ContextVar("va_metrics", default=None)
 
 
 def current() -> Metrics:
-    """The registry reports go to in this context (the process-wide one by default)."""
+    """The registry in force in this context (the process-wide one by default).
+
+    For entry points only: they hand it down; the layers below report into what they were given.
+    """
     return _CURRENT.get() or _PROCESS
 
 
 @contextmanager
 def use(metrics: Metrics) -> Iterator[Metrics]:
-    """Send the reports made in this context (and tasks started from it) to ``metrics``."""
+    """Make ``metrics`` the registry in force in this context (and tasks started from it)."""
     token = _CURRENT.set(metrics)
     try:
         yield metrics
     finally:
         _CURRENT.reset(token)
-
-
-def observe(stage: str, milliseconds: float) -> None:
-    """Record a latency sample of ``stage`` (ms) in the current registry."""
-    current().observe(stage, milliseconds)
-
-
-def increment(name: str, amount: float = 1, **labels: object) -> None:
-    """Add to a counter of the current registry."""
-    current().increment(name, amount, **labels)
-
-
-def set_gauge(name: str, value: float, **labels: object) -> None:
-    """Set a gauge of the current registry."""
-    current().set_gauge(name, value, **labels)
-
-
-def circuit(name: str, state: str, reason: str = "") -> None:
-    """Report the state of a circuit breaker to the current registry."""
-    current().circuit(name, state, reason)
-
-
-def event(message: str, *, kind: str = "info") -> None:
-    """Add a line to the live view's recent events."""
-    current().event(message, kind=kind)
