@@ -16,21 +16,16 @@ import asyncio
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, AsyncExitStack, nullcontext, suppress
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import typer
 
 from voice_agent_cli.cli import observability
+from voice_agent_cli.cli.agent_flags import AgentFlags, agent_command
 from voice_agent_cli.cli.common import (
     JsonOption,
-    LLMOption,
-    ModelOption,
-    ProfileOption,
     SessionOption,
-    SystemOption,
     check_one_session,
-    load,
     loading_status,
     print_json,
     stderr_console,
@@ -62,6 +57,7 @@ def register(app: typer.Typer) -> None:
     app.command(help="Chat with the agent in text: a REPL, --message, or lines on stdin.")(chat)
 
 
+@agent_command
 def chat(
     message: str | None = typer.Option(
         None, "--message", "-m", help="Send one message, print the reply, exit."
@@ -74,9 +70,6 @@ def chat(
     ),
     session_id: str | None = SessionOption,
     json_output: bool = JsonOption,
-    llm: str | None = LLMOption,
-    model: str | None = ModelOption,
-    system: str | None = SystemOption,
     timeout: float | None = typer.Option(
         None, "--timeout", help="LLM request timeout in seconds (first chunk and between chunks)."
     ),
@@ -85,34 +78,22 @@ def chat(
         "--experts/--no-experts",
         help="Route complex questions to expert advisors (the profile's, or the shipped ones).",
     ),
-    profile: str | None = ProfileOption,
     show_config: bool = typer.Option(
         False, "--show-config", help="Print the effective configuration (secrets masked) and exit."
     ),
     dashboard: bool = observability.DashboardOption,
-    log_level: str | None = observability.LogLevelOption,
-    log_format: str | None = observability.LogFormatOption,
-    metrics_port: int | None = observability.MetricsPortOption,
-    otel: str | None = observability.OtelOption,
-    metrics_json: Path | None = observability.MetricsJsonOption,
+    *,
+    flags: AgentFlags,
 ) -> None:
     """Chat with the agent."""
     check_one_session(continue_last, session_id)
-    settings = _settings(
-        profile,
-        llm=llm,
-        model=model,
-        system=system,
-        timeout=timeout,
-        experts=experts,
-        extra=observability.overrides(log_level, log_format, metrics_port, otel),
-    )
+    settings = _settings(flags, timeout=timeout, experts=experts)
     if show_config:
         _show_config(settings, json_output)
         return
     from voice_agent_cli.observe.command import observe_command
 
-    with observe_command(settings, "chat", metrics_json=metrics_json) as observed:
+    with observe_command(settings, "chat", metrics_json=flags.metrics_json) as observed:
         session = ChatSession(
             settings,
             metrics=observed.metrics,
@@ -132,30 +113,14 @@ def chat(
         raise SystemExit(session.exit_code)
 
 
-def _settings(
-    profile: str | None,
-    *,
-    llm: str | None,
-    model: str | None,
-    system: str | None,
-    timeout: float | None,
-    experts: bool | None = None,
-    extra: dict[str, object] | None = None,
-) -> Settings:
-    overrides: dict[str, object] = {
-        "llm.provider": llm,
-        "llm.system_prompt": system,
-        "llm.request_timeout_s": timeout,
-        "experts.enabled": experts,
-        **(extra or {}),
-    }
-    settings = load(profile, overrides, model=model)
+def _settings(flags: AgentFlags, *, timeout: float | None, experts: bool | None) -> Settings:
+    own: dict[str, object] = {"llm.request_timeout_s": timeout, "experts.enabled": experts}
+    settings = flags.settings(own)
     if experts and not settings.profile.experts.advisors:
         # --experts on a profile without advisors: bring the shipped ones.
         from voice_agent_cli.config import shipped_advisors
 
-        overrides["experts.advisors"] = shipped_advisors()
-        settings = load(profile, overrides, model=model)
+        settings = flags.settings({**own, "experts.advisors": shipped_advisors()})
     return settings
 
 

@@ -24,22 +24,16 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import typer
 
-from voice_agent_cli.cli import observability
+from voice_agent_cli.cli.agent_flags import AgentFlags, agent_command
 from voice_agent_cli.cli.common import (
     JsonOption,
     LiveKitApiKeyOption,
     LiveKitUrlOption,
-    LLMOption,
-    ModelOption,
-    ProfileOption,
-    SystemOption,
     live_console,
-    load,
     stderr_console,
 )
 
@@ -81,6 +75,7 @@ def register(app: typer.Typer) -> None:
     )
 
 
+@agent_command
 def join(
     room: str | None = typer.Option(None, "--room", "-r", help="The room to join."),
     token: str | None = typer.Option(
@@ -115,31 +110,21 @@ def join(
     reconnect: bool | None = typer.Option(
         None, "--reconnect/--no-reconnect", help="Rejoin when the connection drops (on)."
     ),
-    llm: str | None = LLMOption,
-    model: str | None = ModelOption,
-    system: str | None = SystemOption,
     json_output: bool = JsonOption,
-    profile: str | None = ProfileOption,
-    log_level: str | None = observability.LogLevelOption,
-    log_format: str | None = observability.LogFormatOption,
-    metrics_port: int | None = observability.MetricsPortOption,
-    otel: str | None = observability.OtelOption,
-    metrics_json: Path | None = observability.MetricsJsonOption,
+    *,
+    flags: AgentFlags,
 ) -> None:
     """Join a LiveKit room and answer its participants."""
     from voice_agent_cli.rooms.target import resolve_target
 
     overrides: dict[str, Any] = {
-        "llm.provider": llm,
-        "llm.system_prompt": system,
         "livekit.answer": answer,
         "livekit.participant": participant,
         "livekit.barge_in": barge_in,
         "livekit.connect_timeout_s": connect_timeout,
         "livekit.reconnect": reconnect,
-        **observability.overrides(log_level, log_format, metrics_port, otel),
     }
-    settings = load(profile, overrides, model=model)
+    settings = flags.settings(overrides)
     target = resolve_target(
         settings.profile.livekit,
         room=room,
@@ -152,7 +137,7 @@ def join(
     from voice_agent_cli.observe.command import observe_command
 
     with (
-        observe_command(settings, "join", metrics_json=metrics_json) as observed,
+        observe_command(settings, "join", metrics_json=flags.metrics_json) as observed,
         quiet_sdk_logs(settings),
     ):
         run = JoinRun(settings, target, json_output=json_output, metrics=observed.metrics)

@@ -20,22 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from voice_agent_cli.cli import observability
+from voice_agent_cli.cli.agent_flags import AgentFlags, agent_command
 from voice_agent_cli.cli.common import (
     JsonOption,
     LiveKitApiKeyOption,
     LiveKitUrlOption,
-    LLMOption,
-    ModelOption,
-    ProfileOption,
-    SystemOption,
     live_console,
-    load,
 )
 
 if TYPE_CHECKING:
@@ -54,6 +48,7 @@ def register(app: typer.Typer) -> None:
     )(serve)
 
 
+@agent_command
 def serve(
     url: str | None = LiveKitUrlOption,
     api_key: str | None = LiveKitApiKeyOption,
@@ -72,29 +67,19 @@ def serve(
         max=1.0,
         help="Decline offers while CPU use is above this share (0.75; 1 = never).",
     ),
-    llm: str | None = LLMOption,
-    model: str | None = ModelOption,
-    system: str | None = SystemOption,
     json_output: bool = JsonOption,
-    profile: str | None = ProfileOption,
-    log_level: str | None = observability.LogLevelOption,
-    log_format: str | None = observability.LogFormatOption,
-    metrics_port: int | None = observability.MetricsPortOption,
-    otel: str | None = observability.OtelOption,
-    metrics_json: Path | None = observability.MetricsJsonOption,
+    *,
+    flags: AgentFlags,
 ) -> None:
     """Register with LiveKit as an agent worker and serve the rooms it dispatches."""
     from voice_agent_cli.rooms.credentials import resolve_credentials
 
     overrides: dict[str, Any] = {
-        "llm.provider": llm,
-        "llm.system_prompt": system,
         "serve.agent_name": agent_name,
         "serve.max_jobs": max_jobs,
         "serve.load_threshold": load_threshold,
-        **observability.overrides(log_level, log_format, metrics_port, otel),
     }
-    settings = load(profile, overrides, model=model)
+    settings = flags.settings(overrides)
     credentials = resolve_credentials(settings.profile.livekit, url=url, api_key=api_key)
     server = credentials.require_url()
     key, secret = credentials.require_keys()
@@ -102,7 +87,7 @@ def serve(
     from voice_agent_cli.observe.command import observe_command
 
     with (
-        observe_command(settings, "serve", metrics_json=metrics_json) as observed,
+        observe_command(settings, "serve", metrics_json=flags.metrics_json) as observed,
         quiet_sdk_logs(settings),
     ):
         run = ServeRun(settings, server, key, secret, json_output=json_output)

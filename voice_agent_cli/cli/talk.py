@@ -21,17 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from voice_agent_cli.cli import observability
+from voice_agent_cli.cli.agent_flags import AgentFlags, agent_command
 from voice_agent_cli.cli.common import (
     JsonOption,
-    LLMOption,
-    ModelOption,
-    ProfileOption,
     SessionOption,
-    SystemOption,
     check_one_session,
     live_console,
-    load,
     loading_status,
     print_json,
     stderr_console,
@@ -54,6 +49,7 @@ def register(app: typer.Typer) -> None:
     )(talk)
 
 
+@agent_command
 def talk(
     inputs: list[Path] = typer.Option(
         [],
@@ -105,15 +101,8 @@ def talk(
     end_silence_ms: int | None = typer.Option(
         None, "--end-silence-ms", help="Silence (ms) that ends the user's turn."
     ),
-    llm: str | None = LLMOption,
-    model: str | None = ModelOption,
-    system: str | None = SystemOption,
-    profile: str | None = ProfileOption,
-    log_level: str | None = observability.LogLevelOption,
-    log_format: str | None = observability.LogFormatOption,
-    metrics_port: int | None = observability.MetricsPortOption,
-    otel: str | None = observability.OtelOption,
-    metrics_json: Path | None = observability.MetricsJsonOption,
+    *,
+    flags: AgentFlags,
 ) -> None:
     """Talk with the agent (voice loop)."""
     check_one_session(continue_last, session_id)
@@ -121,8 +110,6 @@ def talk(
         _list_devices(json_output)
         return
     overrides: dict[str, Any] = {
-        "llm.provider": llm,
-        "llm.system_prompt": system,
         "voice.input_device": input_device,
         "voice.output_device": output_device,
         "voice.echo": echo,
@@ -132,9 +119,8 @@ def talk(
         "stt.language": language,
         "stt.beam_size": beam_size,
         "vad.end_of_turn_silence_ms": end_silence_ms,
-        **observability.overrides(log_level, log_format, metrics_port, otel),
     }
-    settings = load(profile, overrides, model=model)
+    settings = flags.settings(overrides)
     from voice_agent_cli.observe.command import observe_command
 
     talk_run = TalkRun(
@@ -145,7 +131,7 @@ def talk(
         resume=session_id,
         continue_last=continue_last,
     )
-    with observe_command(settings, "talk", metrics_json=metrics_json) as observed:
+    with observe_command(settings, "talk", metrics_json=flags.metrics_json) as observed:
         talk_run.metrics = observed.metrics
         try:
             asyncio.run(talk_run.main(realtime=realtime))
