@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from voice_agent_cli.contracts.events import VOICE_STAGES, Notice
+from voice_agent_cli.contracts.events import VOICE_STAGES, Notice, StageTimings
 
 if TYPE_CHECKING:
     from voice_agent_cli.observe.metrics import Metrics
@@ -88,7 +88,7 @@ class VoiceTurn:
     user: str
     reply: str
     interrupted: bool
-    timings: dict[str, float]
+    timings: StageTimings
     source: str | None = None
     llm: str | None = None
     tool_calls: tuple[str, ...] = ()

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 from voice_agent_cli.contracts.events import (
     FillerSpeech,
     Notice,
+    StageTimings,
     TextDelta,
     ToolCallStarted,
     TurnCompleted,
@@ -179,7 +180,7 @@ class SpokenTurn:
         context = self.context
         if not self.speculative:
             context.set_state("thinking")
-        timings: dict[str, float] = {}
+        timings: StageTimings = {}
         try:
             waited = await context.models.wait()
             if waited:
@@ -280,7 +281,7 @@ class SpokenTurn:
         self._end_probability = probability
         return verdict(self.text, probability, unfinished_below=options.unfinished_below)
 
-    async def _answer(self, timings: dict[str, float]) -> None:
+    async def _answer(self, timings: StageTimings) -> None:
         context = self.context
         completed: TurnCompleted | None = None
         speaker = ReplySpeaker(
@@ -344,7 +345,7 @@ class SpokenTurn:
     def _record(
         self,
         speaker: ReplySpeaker,
-        timings: dict[str, float],
+        timings: StageTimings,
         completed: TurnCompleted | None,
         *,
         interrupted: bool = False,
@@ -378,7 +379,7 @@ class SpokenTurn:
 
     # -- cut short ---------------------------------------------------------------------
 
-    def _after_cancel(self, timings: dict[str, float]) -> None:
+    def _after_cancel(self, timings: StageTimings) -> None:
         """A barge-in (or a speculative turn withdrawn): the history keeps what was heard."""
         speaker = self.speaker
         heard = speaker.heard_text() if speaker is not None else ""
