@@ -25,6 +25,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from voice_agent_cli.observe import metrics
+
 
 @dataclass(frozen=True)
 class TokenUsage:
@@ -79,7 +81,6 @@ def report(call: ProviderCall) -> None:
     """
     for calls in _COLLECTORS.get():
         calls.append(call)
-    from voice_agent_cli.observe import metrics
 
     registry = metrics.current()
     try:
