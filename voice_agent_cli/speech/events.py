@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from voice_agent_cli.contracts.events import VOICE_STAGES
+from voice_agent_cli.observe import metrics
 
 #: What the agent is doing: waiting for the user, working on a reply, or talking.
 VoiceState = Literal["listening", "thinking", "speaking"]
@@ -105,8 +106,6 @@ class VoiceTurn:
         Only the stages the pipeline measures: the agent core reports its own
         (``llm_ttft``, ``total``...) through its observer.
         """
-        from voice_agent_cli.observe import metrics
-
         for stage in PIPELINE_STAGES:
             if stage in self.timings:
                 metrics.observe(stage, self.timings[stage])

@@ -20,6 +20,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from voice_agent_cli.observe import metrics
+
 #: The PortAudio callback flags (sounddevice's ``CallbackFlags`` attributes) that are xruns.
 XRUN_FLAGS = ("input_overflow", "input_underflow", "output_underflow", "output_overflow")
 
@@ -74,8 +76,6 @@ class XrunCounter:
 
         Call it from the event loop: the metrics registry is the loop's.
         """
-        from voice_agent_cli.observe import metrics
-
         now = self._clock()
         with self._lock:
             new, self._new = self._new, {}
