@@ -37,6 +37,7 @@ from voice_agent_cli.cli.common import (
     live_console,
     load,
 )
+from voice_agent_cli.cli.join import quiet_sdk_logs
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -98,7 +99,6 @@ def serve(
     credentials = resolve_credentials(settings.profile.livekit, url=url, api_key=api_key)
     server = credentials.require_url()
     key, secret = credentials.require_keys()
-    from voice_agent_cli.cli.join import quiet_sdk_logs
     from voice_agent_cli.observe.command import observe_command
 
     with (
