@@ -48,8 +48,10 @@ from voice_agent_cli.llm.settings import (
     LocalLLMSettings,
     OpenAISettings,
 )
+from voice_agent_cli.masking import mask_value
 from voice_agent_cli.observe.metrics.settings import ObservabilitySettings
 from voice_agent_cli.privacy import PrivacySettings
+from voice_agent_cli.providers.chain import llm_chain
 from voice_agent_cli.rooms.settings import LiveKitSettings
 from voice_agent_cli.rooms.worker.settings import ServeSettings
 from voice_agent_cli.section import Section
@@ -122,8 +124,6 @@ class Settings:
     @property
     def llm_chain(self) -> list[str]:
         """The LLM providers that answer, in order (see :mod:`voice_agent_cli.providers.chain`)."""
-        from voice_agent_cli.providers.chain import llm_chain
-
         return llm_chain(self)
 
     def describe(self) -> dict[str, Any]:
@@ -132,8 +132,6 @@ class Settings:
         Sections mask the fields they know hold secrets (URLs, ``env``, ``args``);
         then anything anywhere that looks like a key or a URL with a password is.
         """
-        from voice_agent_cli.masking import mask_value
-
         data = mask_value(self.profile.model_dump(mode="json"))
         return {
             "profile_source": self.source,

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING
 
 from voice_agent_cli.errors import ConfigError, DependencyUnavailable, RateLimited
 from voice_agent_cli.masking import mask_url
+from voice_agent_cli.ratelimit_slots import RedisToolSlots
+from voice_agent_cli.shared_redis import redis_url_for
 
 if TYPE_CHECKING:
     from limits import RateLimitItem
@@ -37,7 +39,6 @@ if TYPE_CHECKING:
 
     from voice_agent_cli.config import Profile
     from voice_agent_cli.core.settings import RateLimitSettings
-    from voice_agent_cli.ratelimit_slots import RedisToolSlots
 
 logger = logging.getLogger("va.ratelimit")
 
@@ -48,8 +49,6 @@ COMMAND_TIMEOUT_S = 0.5
 
 def limits_redis_url(profile: Profile) -> str | None:
     """The Redis the profile's rate limits are counted in, or ``None`` (this process only)."""
-    from voice_agent_cli.shared_redis import redis_url_for
-
     settings = profile.rate_limits
     choice = "local" if settings.storage == "memory" else settings.storage
     return redis_url_for(choice, settings.redis_url, profile)
@@ -153,8 +152,6 @@ class RateLimits:
         from limits.strategies import MovingWindowRateLimiter
         from redis.backoff import NoBackoff
         from redis.retry import Retry
-
-        from voice_agent_cli.ratelimit_slots import RedisToolSlots
 
         self.location = mask_url(url)
         try:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from voice_agent_cli.errors import DependencyUnavailable
 from voice_agent_cli.masking import mask_url
+from voice_agent_cli.shared_redis import async_redis
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -79,8 +80,6 @@ class RedisToolSlots:
         lease_s: float = 30.0,
         poll_max_s: float = 0.2,
     ) -> None:
-        from voice_agent_cli.shared_redis import async_redis
-
         self.location = mask_url(url)
         self.limit = limit
         self._prefix = prefix

@@ -16,6 +16,7 @@ va). Applying it twice changes nothing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -53,8 +54,6 @@ def clean_text(text: str) -> str:
 
 def json_line(data: object) -> str:
     """``data`` as one line of JSON (no newline), always encodable, whatever a provider sent."""
-    import json
-
     return clean_text(json.dumps(data, ensure_ascii=False, default=str))
 
 

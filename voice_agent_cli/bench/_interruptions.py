@@ -19,7 +19,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from voice_agent_cli.bench import ScenarioRun
+from voice_agent_cli.bench._speech import spoken
+from voice_agent_cli.core.agent import Agent, AgentOptions
+from voice_agent_cli.speech.audio import PIPELINE_RATE
+from voice_agent_cli.speech.pipeline import VoiceSession
+from voice_agent_cli.testing.fake_audio import FakeRoom
+from voice_agent_cli.testing.fake_llm import FakeLLM
 
 if TYPE_CHECKING:
     from voice_agent_cli.speech.audio import Samples
@@ -48,8 +56,6 @@ async def interruption_stage(
     result: ScenarioRun,
 ) -> dict[str, Any]:
     """Run every trial once; samples go to ``result``, rates are returned as figures."""
-    from voice_agent_cli.bench._speech import spoken
-
     question = await spoken(user, QUESTION)
     cough = (await spoken(user, "Ha!"))[:2400]  # 150 ms: a click, a cough
     false_cuts, missed = 0, 0
@@ -80,14 +86,6 @@ async def _trial(
     options: VoiceOptions,
 ) -> tuple[bool, float | None]:
     """One exchange with ``sound`` over the reply: (the reply was cut, ms to silence)."""
-    import numpy as np
-
-    from voice_agent_cli.core.agent import Agent, AgentOptions
-    from voice_agent_cli.speech.audio import PIPELINE_RATE
-    from voice_agent_cli.speech.pipeline import VoiceSession
-    from voice_agent_cli.testing.fake_audio import FakeRoom
-    from voice_agent_cli.testing.fake_llm import FakeLLM
-
     lead = np.zeros(PIPELINE_RATE * 3 // 10, dtype=np.float32)
     room = FakeRoom(np.concatenate([lead, question]), tail_s=1.5, cues=[(CUE_S, sound)])
     agent = Agent(

@@ -21,6 +21,7 @@ reply voice is on PyPI, so the strangers are espeak-ng's.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import shutil
@@ -29,7 +30,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from voice_agent_cli.compose.agent import open_agent
 from voice_agent_cli.errors import DependencyUnavailable
+from voice_agent_cli.speech.audio import PIPELINE_RATE, resample, to_mono
+from voice_agent_cli.speech.build import spoken_turns
+from voice_agent_cli.testing import FakeLLM
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Settings
@@ -113,10 +120,7 @@ VOICES = (
 
 def espeak(text: str, voice: Voice) -> Samples:
     """``text`` spoken by ``voice``, 16 kHz mono. Blocking (a subprocess)."""
-    import numpy as np
     import soundfile
-
-    from voice_agent_cli.speech.audio import PIPELINE_RATE, resample, to_mono
 
     if shutil.which("espeak-ng") is None:
         raise DependencyUnavailable(
@@ -195,8 +199,6 @@ async def heard_by_voice_loop(
     The conversation goes on from clip to clip, so Whisper hears each one with
     the agent's last words as its prompt, as it would in a real dialogue.
     """
-    from voice_agent_cli.speech.build import spoken_turns
-
     turns = await spoken_turns(agent, clip, settings.profile, stt, tts, pace=False)
     return [turn.user for turn in turns]
 
@@ -217,11 +219,6 @@ async def measure_recall(
     answers every turn "Okay." from a scripted LLM: only the hearing is measured.
     ``settings`` should have the response buffer off (it would answer, not the script).
     """
-    import asyncio
-
-    from voice_agent_cli.compose.agent import open_agent
-    from voice_agent_cli.testing import FakeLLM
-
     texts = HARVARD_SENTENCES[: max(1, min(sentences, len(HARVARD_SENTENCES)))]
     loop_total, model_total, per_voice = Tally(), Tally(), {}
     split = 0

@@ -25,7 +25,7 @@ from typing import Any
 from voice_agent_cli import bench
 from voice_agent_cli.bench import BenchOptions, ScenarioRun
 from voice_agent_cli.errors import EXIT_FAILURE, DependencyUnavailable, UsageError, VAError
-from voice_agent_cli.observe import ids, redaction
+from voice_agent_cli.observe import ids, metrics, redaction
 
 logger = logging.getLogger("va.bench")
 
@@ -97,8 +97,6 @@ class ScenarioOutcome:
 
 def run_scenario(name: str, options: BenchOptions) -> ScenarioOutcome:
     """Run scenario ``name`` on a fresh event loop; failures become an outcome, not a raise."""
-    from voice_agent_cli.observe import metrics
-
     started = time.perf_counter()
     try:
         scenario = load(name)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from voice_agent_cli.speech.audio import PIPELINE_RATE, resample
+
 if TYPE_CHECKING:
     from voice_agent_cli.speech.audio import Samples
     from voice_agent_cli.speech.tts import TextToSpeech
@@ -16,7 +18,5 @@ if TYPE_CHECKING:
 
 async def spoken(tts: TextToSpeech, text: str) -> Samples:
     """``text`` said by ``tts``, at the voice loop's rate (16 kHz)."""
-    from voice_agent_cli.speech.audio import PIPELINE_RATE, resample
-
     speech = await tts.synthesize(text)
     return resample(speech.audio, speech.sample_rate, PIPELINE_RATE)

@@ -17,9 +17,26 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from voice_agent_cli.bench import ScenarioRun
+from voice_agent_cli.bench._speech import spoken
+from voice_agent_cli.compose.agent import open_agent
+from voice_agent_cli.speech.audio import PIPELINE_RATE
+from voice_agent_cli.speech.build import (
+    SPOKEN_TURN_LEAD_S,
+    load_models,
+    spoken_turn,
+    turn_detector,
+    voice_options,
+)
+from voice_agent_cli.speech.events import VOICE_STAGES
+from voice_agent_cli.speech.pipeline import VoiceSession
+from voice_agent_cli.testing import FakeLLM
+from voice_agent_cli.testing.fake_audio import FakeRoom
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Profile, Settings
@@ -47,10 +64,6 @@ MID_PAUSES_MS = (300, 600)
 
 def acoustic_end(clip: Samples, lead_s: float) -> float:
     """Stream time (s) of the last sound in ``clip``, which starts ``lead_s`` in."""
-    import numpy as np
-
-    from voice_agent_cli.speech.audio import PIPELINE_RATE
-
     loud = np.flatnonzero(np.abs(clip) > SOUND_LEVEL)
     return lead_s + (loud[-1] + 1 if len(loud) else len(clip)) / PIPELINE_RATE
 
@@ -68,8 +81,6 @@ def felt_timings(turn: VoiceTurn, sound_end: float) -> dict[str, float]:
 
 def sample_turn(result: ScenarioRun, path: str, timings: dict[str, float]) -> None:
     """Sample every voice stage of one turn as ``stage:path``."""
-    from voice_agent_cli.speech.events import VOICE_STAGES
-
     for stage in (*VOICE_STAGES, *PATH_STAGES[1:], "vad_end_lag"):
         if stage in timings:
             result.sample(f"{stage}:{path}", timings[stage])
@@ -85,15 +96,6 @@ async def first_turn(
     result: ScenarioRun,
 ) -> VoiceTurn:
     """The first question to a fresh agent, its models loading meanwhile (as ``va talk``)."""
-    import asyncio
-
-    from voice_agent_cli.speech.build import (
-        SPOKEN_TURN_LEAD_S,
-        load_models,
-        spoken_turn,
-        turn_detector,
-    )
-
     models = load_models(agent, stt, tts, turn_detector(settings.profile))
     loading = asyncio.create_task(models, name="bench-load-models")
     turn = await spoken_turn(agent, clip, settings.profile, stt, tts, ready=loading)
@@ -114,16 +116,6 @@ async def false_cut_figures(
     user: TextToSpeech, stt: SpeechToText, tts: TextToSpeech, settings: Settings
 ) -> dict[str, Any]:
     """Ask every paused question once per pause; how often the agent cut in."""
-    import asyncio
-
-    import numpy as np
-
-    from voice_agent_cli.bench._speech import spoken
-    from voice_agent_cli.compose.agent import open_agent
-    from voice_agent_cli.speech.audio import PIPELINE_RATE
-    from voice_agent_cli.speech.build import voice_options
-    from voice_agent_cli.testing import FakeLLM
-
     cuts: list[str] = []
     trials = 0
     options = voice_options(settings.profile, echo="off")
@@ -161,12 +153,6 @@ async def _heard(
     The user goes on after the pause whatever the agent does; an answer to the
     first half is heard (and cut by the rest of the question).
     """
-    import numpy as np
-
-    from voice_agent_cli.speech.audio import PIPELINE_RATE
-    from voice_agent_cli.speech.pipeline import VoiceSession
-    from voice_agent_cli.testing.fake_audio import FakeRoom
-
     lead = np.zeros(PIPELINE_RATE * 3 // 10, dtype=np.float32)
     # Long enough after the question for the longest end of turn and a short reply.
     room = FakeRoom(
@@ -179,7 +165,5 @@ async def _heard(
 
 def _trimmed(clip: Samples) -> Samples:
     """The clip without its leading and trailing silence (so the pause is the pause)."""
-    import numpy as np
-
     loud = np.flatnonzero(np.abs(clip) > SOUND_LEVEL)
     return clip[loud[0] : loud[-1] + 1] if len(loud) else clip

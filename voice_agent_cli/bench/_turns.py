@@ -14,10 +14,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from voice_agent_cli.bench import BenchOptions, ScenarioRun
+from voice_agent_cli.config import load_settings
+from voice_agent_cli.contracts.events import Notice, TextDelta, TurnCompleted
+from voice_agent_cli.errors import DependencyUnavailable
+from voice_agent_cli.llm import stats
+from voice_agent_cli.llm.stats import va_overhead_ms
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Settings
-    from voice_agent_cli.contracts.events import TurnCompleted
     from voice_agent_cli.core.agent import Agent
     from voice_agent_cli.core.conversation import Conversation
     from voice_agent_cli.llm.stats import ProviderCall
@@ -41,8 +45,6 @@ def plain_chat_settings(profile: str | None, overrides: dict[str, Any]) -> Setti
     Every turn then reaches the LLM with the same request shape; the ``buffer``
     and ``tools`` scenarios measure those layers.
     """
-    from voice_agent_cli.config import load_settings
-
     base = {"buffer.enabled": False, "cache.enabled": False, **overrides}
     servers = load_settings(profile, base).profile.mcp.servers
     return load_settings(
@@ -89,8 +91,6 @@ class MeasuredTurn:
         Only a turn answered by one provider call is sampled (no tool steps, no
         failover): there, everything but the provider's own time is va's.
         """
-        from voice_agent_cli.llm.stats import va_overhead_ms
-
         if self.first_text_ms is None:
             return
         overhead = va_overhead_ms(self.first_text_ms, self.calls)
@@ -108,10 +108,6 @@ async def measured_turn(agent: Agent, text: str, conversation: Conversation) -> 
     A degraded reply (the LLM unreachable, the agent answering without it)
     would otherwise be measured as if it were the LLM's.
     """
-    from voice_agent_cli.contracts.events import Notice, TextDelta, TurnCompleted
-    from voice_agent_cli.errors import DependencyUnavailable
-    from voice_agent_cli.llm import stats
-
     notices: list[str] = []
     completed: TurnCompleted | None = None
     first_text: float | None = None

@@ -26,7 +26,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from voice_agent_cli.observe import metrics
+from voice_agent_cli.speech.audio import PIPELINE_RATE, read_audio, write_wav
+from voice_agent_cli.speech.build import voice_options
+from voice_agent_cli.speech.devices import MicrophoneSource, SpeakerSink, reinitialize_portaudio
 from voice_agent_cli.speech.events import VOICE_STAGES, VoiceEvent, VoiceTurn
+from voice_agent_cli.speech.pipeline import VoiceSession
+from voice_agent_cli.speech.virtual_devices import start_virtual_audio
+from voice_agent_cli.speech.xruns import XrunCounter
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -50,9 +59,6 @@ _TURN_TIMEOUT_S = 120.0
 @contextmanager
 def virtual_devices() -> Iterator[VirtualAudio]:
     """A private PulseAudio for the run, this process pointed at it, everything undone after."""
-    from voice_agent_cli.speech.devices import reinitialize_portaudio
-    from voice_agent_cli.speech.virtual_devices import start_virtual_audio
-
     audio = start_virtual_audio()
     saved = {name: os.environ.get(name) for name in audio.environment()}
     try:
@@ -80,12 +86,6 @@ async def device_stage(
     audio: VirtualAudio,
 ) -> None:
     """Warm-up then measured turns, each a fresh conversation, spoken into the virtual mic."""
-    from voice_agent_cli.observe import metrics
-    from voice_agent_cli.speech.build import voice_options
-    from voice_agent_cli.speech.devices import MicrophoneSource, SpeakerSink
-    from voice_agent_cli.speech.pipeline import VoiceSession
-    from voice_agent_cli.speech.xruns import XrunCounter
-
     observer = audio.add_observer()
     xruns = XrunCounter(metrics=metrics.current())  # the scenario's registry
     microphone = MicrophoneSource(audio.mic, frame_ms=settings.profile.voice.frame_ms, xruns=xruns)
@@ -149,8 +149,6 @@ async def _next_turn(turns: asyncio.Queue[VoiceTurn], running: asyncio.Task[Any]
 
 
 def _wav(path: Path, clip: Samples) -> Path:
-    from voice_agent_cli.speech.audio import PIPELINE_RATE, write_wav
-
     write_wav(path, clip, PIPELINE_RATE)
     return path
 
@@ -161,10 +159,6 @@ def acoustic_e2e(recording: Path) -> float | None:
     The recording holds the question, a silence (the end of turn and va's
     work) and the answer: the first sound after the first long silence.
     """
-    import numpy as np
-
-    from voice_agent_cli.speech.audio import read_audio
-
     samples = read_audio(recording)
     window = 160  # 10 ms at 16 kHz
     count = len(samples) // window

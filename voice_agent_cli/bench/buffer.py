@@ -29,8 +29,10 @@ from pathlib import Path
 
 from voice_agent_cli.bench import BenchOptions, ScenarioRun
 from voice_agent_cli.buffer.build import profile_entries
+from voice_agent_cli.buffer.disk import open_disk_store
 from voice_agent_cli.buffer.policy import CachePolicy
 from voice_agent_cli.buffer.prebuffered import PrebufferedEntry
+from voice_agent_cli.buffer.redis_store import RedisReplyStore
 from voice_agent_cli.buffer.response_buffer import ResponseBuffer
 from voice_agent_cli.buffer.settings import CacheSettings
 from voice_agent_cli.buffer.store import ReplyStore
@@ -203,8 +205,6 @@ def _prebuffered_entries(settings: Settings) -> list[PrebufferedEntry]:
 async def _bench_store(cache: CacheSettings) -> AsyncIterator[ReplyStore]:
     """A throw-away store on the profile's backend, so the user's cache is never touched."""
     if cache.backend == "redis":
-        from voice_agent_cli.buffer.redis_store import RedisReplyStore
-
         prefix = f"{cache.redis_prefix}:bench:{uuid.uuid4().hex[:8]}"
         redis_store = RedisReplyStore(cache.redis_url, prefix=prefix)
         try:
@@ -212,15 +212,12 @@ async def _bench_store(cache: CacheSettings) -> AsyncIterator[ReplyStore]:
         finally:
             await _reopened_clear(cache.redis_url, prefix)
         return
-    from voice_agent_cli.buffer.disk import open_disk_store
 
     with tempfile.TemporaryDirectory(prefix="va-bench-") as tmp:
         yield open_disk_store(Path(tmp) / "cache")
 
 
 async def _reopened_clear(url: str, prefix: str) -> None:
-    from voice_agent_cli.buffer.redis_store import RedisReplyStore
-
     store = RedisReplyStore(url, prefix=prefix)
     try:
         await store.clear()

@@ -18,14 +18,13 @@ import time
 
 from voice_agent_cli.bench import BenchOptions, ScenarioRun
 from voice_agent_cli.bench._turns import plain_chat_settings, sample_turns
+from voice_agent_cli.compose.agent import open_agent
 
 MAX_OUTPUT_TOKENS = 64
 
 
 async def run(options: BenchOptions) -> ScenarioRun:
     """Measure ``options.iterations`` local-LLM turns after ``options.warmup`` ones."""
-    from voice_agent_cli.compose.agent import open_agent
-
     settings = plain_chat_settings(
         options.profile, {"llm.provider": "local", "llm.max_output_tokens": MAX_OUTPUT_TOKENS}
     )

@@ -34,11 +34,16 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from voice_agent_cli.bench import BenchOptions, ScenarioRun
-from voice_agent_cli.bench._turns import PROMPTS, MeasuredTurn, plain_chat_settings
+from voice_agent_cli.bench._turns import PROMPTS, MeasuredTurn, measured_turn, plain_chat_settings
+from voice_agent_cli.compose.agent import agent_options, build_provider
+from voice_agent_cli.config import load_settings
+from voice_agent_cli.core.agent import Agent
+from voice_agent_cli.observe import ids, metrics
+from voice_agent_cli.observe.turns import instrument
+from voice_agent_cli.testing import FakeLLM
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Settings
-    from voice_agent_cli.core.agent import Agent
     from voice_agent_cli.llm.base import LLM
 
 
@@ -47,13 +52,6 @@ MAX_OUTPUT_TOKENS = 64
 
 async def run(options: BenchOptions) -> ScenarioRun:
     """Measure one session alone, then ``sessions`` sessions at once."""
-    from voice_agent_cli.bench._turns import measured_turn
-    from voice_agent_cli.compose.agent import agent_options
-    from voice_agent_cli.config import load_settings
-    from voice_agent_cli.core.agent import Agent
-    from voice_agent_cli.observe import metrics
-    from voice_agent_cli.observe.turns import instrument
-
     settings = load_settings(options.profile)
     bench = settings.profile.bench
     if bench.concurrency_llm == "profile":
@@ -90,8 +88,6 @@ async def run(options: BenchOptions) -> ScenarioRun:
         measured: list[MeasuredTurn] = []
 
         async def session(agent: Agent) -> None:
-            from voice_agent_cli.observe import ids
-
             with ids.session_scope() as session_id:
                 registry.session_started(session_id, "bench")
                 try:
@@ -146,11 +142,8 @@ async def _shared_llm(settings: Settings) -> AsyncIterator[LLM]:
     """The one LLM every session shares: the fake, or the profile's own (started, closed)."""
     bench = settings.profile.bench
     if bench.concurrency_llm == "fake":
-        from voice_agent_cli.testing import FakeLLM
-
         yield FakeLLM(latency_s=bench.fake_llm_latency_ms / 1000)
         return
-    from voice_agent_cli.compose.agent import build_provider
 
     llm = build_provider(settings, settings.llm_provider)
     try:

@@ -21,6 +21,11 @@ from contextlib import contextmanager
 
 from voice_agent_cli.bench import BenchOptions, ScenarioRun
 from voice_agent_cli.bench._turns import plain_chat_settings, sample_turns
+from voice_agent_cli.compose.agent import open_agent, retry_policy
+from voice_agent_cli.contracts.secrets import Secret
+from voice_agent_cli.llm.gemini import GeminiLLM
+from voice_agent_cli.observe.redaction import redact
+from voice_agent_cli.testing.fake_gemini import FakeGemini
 
 #: Used against a base URL given without a key: such servers are local test servers.
 PLACEHOLDER_KEY = "va-bench-placeholder-key"
@@ -28,10 +33,6 @@ PLACEHOLDER_KEY = "va-bench-placeholder-key"
 
 async def run(options: BenchOptions) -> ScenarioRun:
     """Measure ``options.iterations`` Gemini turns after ``options.warmup`` ones."""
-    from voice_agent_cli.compose.agent import open_agent, retry_policy
-    from voice_agent_cli.contracts.secrets import Secret
-    from voice_agent_cli.llm.gemini import GeminiLLM
-
     settings = plain_chat_settings(options.profile, {"llm.provider": "gemini"})
     profile = settings.profile
     result = ScenarioRun()
@@ -58,14 +59,11 @@ def _target(has_key: bool, profile_base_url: str | None) -> Iterator[tuple[str |
     """Where to send requests, and a description of it (never with a key in it)."""
     base_url = profile_base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or None
     if base_url:
-        from voice_agent_cli.observe.redaction import redact
-
         yield base_url, f"base URL {redact(base_url)}"
         return
     if has_key:
         yield None, "the Gemini API"
         return
-    from voice_agent_cli.testing.fake_gemini import FakeGemini
 
     with FakeGemini() as fake:
         yield fake.base_url, "a local FakeGemini started by the bench (no key, no base URL)"

@@ -23,14 +23,15 @@ from contextlib import contextmanager
 
 from voice_agent_cli.bench import BenchOptions, ScenarioRun
 from voice_agent_cli.bench._turns import plain_chat_settings, sample_turns
+from voice_agent_cli.compose.agent import open_agent
+from voice_agent_cli.observe.redaction import redact
+from voice_agent_cli.testing.fake_openai import FakeOpenAI
 
 MAX_OUTPUT_TOKENS = 64
 
 
 async def run(options: BenchOptions) -> ScenarioRun:
     """Measure ``options.iterations`` turns after ``options.warmup`` ones."""
-    from voice_agent_cli.compose.agent import open_agent
-
     # No failover: a turn the embedded model answered would be measured as the server's.
     overrides = {
         "llm.provider": "openai",
@@ -61,14 +62,11 @@ def _target(
     description of it (never with a key in it)."""
     base_url = profile_base_url or os.environ.get("OPENAI_BASE_URL") or None
     if base_url:
-        from voice_agent_cli.observe.redaction import redact
-
         yield base_url, None, f"base URL {redact(base_url)}"
         return
     if has_key:
         yield None, None, "the OpenAI API"
         return
-    from voice_agent_cli.testing.fake_openai import FakeOpenAI
 
     with FakeOpenAI() as fake:
         yield (

@@ -11,9 +11,13 @@ voice`` reports the same figures on a few sentences per voice.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from voice_agent_cli.bench import BenchOptions, ScenarioRun
+from voice_agent_cli.bench._recall import HARVARD_SENTENCES, VOICES, espeak, measure_recall
+from voice_agent_cli.bench._turns import plain_chat_settings
+from voice_agent_cli.speech.build import build_engines, load_engines
 
 if TYPE_CHECKING:
     from voice_agent_cli.speech.stt import SpeechToText
@@ -21,10 +25,6 @@ if TYPE_CHECKING:
 
 async def run(options: BenchOptions) -> ScenarioRun:
     """Recall over ``options.iterations`` sentences per voice."""
-    from voice_agent_cli.bench._recall import measure_recall
-    from voice_agent_cli.bench._turns import plain_chat_settings
-    from voice_agent_cli.speech.build import build_engines, load_engines
-
     result = ScenarioRun()
     settings = plain_chat_settings(options.profile, {})
     stt, tts = build_engines(settings.profile)
@@ -46,10 +46,6 @@ async def run(options: BenchOptions) -> ScenarioRun:
 
 async def _warm(stt: SpeechToText, clips: int) -> None:
     """Transcribe ``clips`` untimed clips first (CTranslate2's first calls are slower)."""
-    import asyncio
-
-    from voice_agent_cli.bench._recall import HARVARD_SENTENCES, VOICES, espeak
-
     for index in range(clips):
         clip = await asyncio.to_thread(espeak, HARVARD_SENTENCES[-1 - index], VOICES[0])
         await stt.transcribe(clip)

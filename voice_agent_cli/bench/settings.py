@@ -25,6 +25,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from voice_agent_cli.bench._budgets import parse_budget
 from voice_agent_cli.section import Section
 
 
@@ -64,8 +65,6 @@ class BenchSettings(Section):
     @field_validator("budgets")
     @classmethod
     def _budgets(cls, budgets: dict[str, float]) -> dict[str, float]:
-        from voice_agent_cli.bench._budgets import parse_budget
-
         for key, value in budgets.items():
             parse_budget(f"{key}={value}", default_percentile=95.0)
         return budgets

@@ -38,8 +38,30 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from voice_agent_cli.bench import BenchOptions, ScenarioRun
-from voice_agent_cli.bench._recall import normalise
+from voice_agent_cli.bench._interruptions import interruption_stage
+from voice_agent_cli.bench._recall import measure_recall, normalise
 from voice_agent_cli.bench._speech import spoken
+from voice_agent_cli.bench._turn_taking import (
+    acoustic_end,
+    false_cut_figures,
+    felt_timings,
+    first_turn,
+    sample_turn,
+)
+from voice_agent_cli.bench._turns import plain_chat_settings
+from voice_agent_cli.bench._voice_device import device_stage, virtual_devices
+from voice_agent_cli.compose.agent import open_agent
+from voice_agent_cli.config import load_settings
+from voice_agent_cli.speech.build import (
+    SPOKEN_TURN_LEAD_S,
+    build_engines,
+    load_engines,
+    spoken_turn,
+    voice_options,
+    warm_buffered_replies,
+)
+from voice_agent_cli.speech.tts import PiperTTS
+from voice_agent_cli.testing import FakeLLM
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Settings
@@ -83,20 +105,6 @@ RECALL_SENTENCES = 4
 
 async def run(options: BenchOptions) -> ScenarioRun:
     """Measure the voice loop on both reply paths, then the round-trip WER."""
-    from voice_agent_cli.bench._interruptions import interruption_stage
-    from voice_agent_cli.bench._recall import measure_recall
-    from voice_agent_cli.bench._turn_taking import false_cut_figures
-    from voice_agent_cli.bench._turns import plain_chat_settings
-    from voice_agent_cli.compose.agent import open_agent
-    from voice_agent_cli.speech.build import (
-        build_engines,
-        load_engines,
-        voice_options,
-        warm_buffered_replies,
-    )
-    from voice_agent_cli.speech.tts import PiperTTS
-    from voice_agent_cli.testing import FakeLLM
-
     result = ScenarioRun(stages={"stt_time": []})
     llm_settings = plain_chat_settings(
         options.profile, {"llm.provider": "local", "llm.max_output_tokens": MAX_OUTPUT_TOKENS}
@@ -153,10 +161,6 @@ async def _device_stages(
     result: ScenarioRun,
 ) -> None:
     """Both reply paths again, through a private PulseAudio's virtual devices."""
-    from voice_agent_cli.bench._voice_device import device_stage, virtual_devices
-    from voice_agent_cli.compose.agent import open_agent
-    from voice_agent_cli.testing import FakeLLM
-
     with virtual_devices() as audio:
         async with open_agent(buffered_settings, llm=FakeLLM()) as agent:
             clips = [await spoken(user, text) for text in BUFFERED_QUESTIONS]
@@ -171,8 +175,6 @@ async def _device_stages(
 
 def _buffered_settings(profile: str | None) -> Settings:
     """The profile with its pre-buffered replies, no reply cache and no tool servers."""
-    from voice_agent_cli.config import load_settings
-
     base = {"cache.enabled": False, "buffer.enabled": True}
     servers = load_settings(profile, base).profile.mcp.servers
     settings = load_settings(
@@ -197,14 +199,6 @@ async def _voice_stage(
 
     Each turn is a fresh conversation; timings are from the acoustic end of speech.
     """
-    from voice_agent_cli.bench._turn_taking import (
-        acoustic_end,
-        felt_timings,
-        first_turn,
-        sample_turn,
-    )
-    from voice_agent_cli.speech.build import SPOKEN_TURN_LEAD_S, spoken_turn
-
     turn = await first_turn(path, agent, clips[-1], settings, stt, tts, result)
     sources: dict[str, int] = {str(turn.source): 1}
     for index in range(options.warmup + options.iterations):

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from voice_agent_cli.buffer.custom import CustomResponses
+from voice_agent_cli.buffer.disk import open_disk_store
 from voice_agent_cli.buffer.policy import CachePolicy
 from voice_agent_cli.buffer.prebuffered import PrebufferedEntry
+from voice_agent_cli.buffer.redis_store import RedisReplyStore
 from voice_agent_cli.buffer.response_buffer import Clock, ResponseBuffer
 from voice_agent_cli.buffer.store import ReplyStore
 from voice_agent_cli.errors import CacheError
@@ -30,10 +32,7 @@ def cache_directory(cache: CacheSettings) -> Path:
 def open_store(cache: CacheSettings) -> ReplyStore:
     """The backend ``cache.backend`` names; raises :class:`~voice_agent_cli.errors.CacheError`."""
     if cache.backend == "redis":
-        from voice_agent_cli.buffer.redis_store import RedisReplyStore
-
         return RedisReplyStore(cache.redis_url, prefix=cache.redis_prefix)
-    from voice_agent_cli.buffer.disk import open_disk_store
 
     return open_disk_store(cache_directory(cache))
 

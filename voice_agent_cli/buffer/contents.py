@@ -16,7 +16,12 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from voice_agent_cli.buffer import StatsSnapshot, build_buffer
+from voice_agent_cli.errors import UsageError
+from voice_agent_cli.privacy import shown
 
 if TYPE_CHECKING:
     from voice_agent_cli.buffer.response_buffer import ResponseBuffer
@@ -26,9 +31,6 @@ if TYPE_CHECKING:
 @asynccontextmanager
 async def opened(settings: Settings) -> AsyncIterator[ResponseBuffer]:
     """The profile's buffer with its backend opened strictly (failures are errors here)."""
-    from voice_agent_cli.buffer import build_buffer
-    from voice_agent_cli.errors import UsageError
-
     buffer = build_buffer(settings, strict=True)
     if buffer is None:
         raise UsageError(
@@ -43,8 +45,6 @@ async def opened(settings: Settings) -> AsyncIterator[ResponseBuffer]:
 
 async def stats_report(settings: Settings) -> dict[str, Any]:
     """Hits and misses per layer, hit rate, evictions, size and lookup latency."""
-    from voice_agent_cli.buffer import StatsSnapshot
-
     cache = settings.profile.cache
     async with opened(settings) as buffer:
         store = buffer.cache
@@ -66,8 +66,6 @@ async def stats_report(settings: Settings) -> dict[str, Any]:
 
 async def listing(settings: Settings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The pre-buffered replies, and the cached ones as shown: what people said, redacted."""
-    from voice_agent_cli.privacy import shown
-
     async with opened(settings) as buffer:
         prebuffered = [entry.as_dict() for entry in buffer.prebuffered.entries]
         entries = await buffer.cache.entries() if buffer.cache else []
@@ -95,8 +93,6 @@ async def clear(settings: Settings, reset_stats: bool) -> int:
 
 async def export_document(settings: Settings) -> dict[str, Any]:
     """Everything the buffer holds, as one JSON-ready document."""
-    from datetime import UTC, datetime
-
     stats = await stats_report(settings)
     prebuffered, entries = await listing(settings)
     return {

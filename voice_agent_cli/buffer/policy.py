@@ -34,6 +34,7 @@ from fnmatch import translate
 from hashlib import blake2b
 from typing import TYPE_CHECKING, Literal
 
+from voice_agent_cli.buffer.settings import DEFAULT_UNCACHEABLE_PATTERNS
 from voice_agent_cli.contracts.messages import ChatMessage, ToolCall
 
 if TYPE_CHECKING:
@@ -88,8 +89,6 @@ class CachePolicy:
         tools = [translate(glob.lower()) for glob in uncacheable_tools]
         self._tools = re.compile("|".join(tools)) if tools else None
         if uncacheable_patterns is None:
-            from voice_agent_cli.buffer.settings import DEFAULT_UNCACHEABLE_PATTERNS
-
             uncacheable_patterns = DEFAULT_UNCACHEABLE_PATTERNS
         patterns = list(uncacheable_patterns)
         self._questions = re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from voice_agent_cli.buffer.store import CachedReply
 from voice_agent_cli.errors import CacheUnavailable
 from voice_agent_cli.masking import mask_url
+from voice_agent_cli.shared_redis import async_redis
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -80,8 +81,6 @@ class RedisReplyStore:
     backend = "redis"
 
     def __init__(self, url: str, *, prefix: str = "va:cache") -> None:
-        from voice_agent_cli.shared_redis import async_redis
-
         self.location = mask_url(url)
         self._entry_prefix = f"{prefix}:e:"
         self._lru = f"{prefix}:lru"

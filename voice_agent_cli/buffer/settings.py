@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import Field, field_serializer, field_validator, model_validator
 
+from voice_agent_cli.buffer.templates import check_response
+from voice_agent_cli.masking import mask_url
 from voice_agent_cli.section import Section
 
 #: Questions whose answer changes with time or chance: never answered from the reply cache.
@@ -36,8 +38,6 @@ class PrebufferedResponse(Section):
 
     @model_validator(mode="after")
     def _check(self) -> PrebufferedResponse:
-        from voice_agent_cli.buffer.templates import check_response
-
         check_response(self.phrases, self.pattern, self.reply)
         return self
 
@@ -90,6 +90,4 @@ class CacheSettings(Section):
 
     @field_serializer("redis_url", when_used="json")
     def _mask_password(self, url: str) -> str:
-        from voice_agent_cli.masking import mask_url
-
         return mask_url(url)

@@ -7,6 +7,8 @@ pydantic) is imported inside the command that needs it, so ``va --help`` and
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from voice_agent_cli import __version__
@@ -76,8 +78,6 @@ def main() -> None:
     Arguments are decoded here, once: bytes that are not UTF-8 become U+FFFD
     (:mod:`voice_agent_cli.text`), so no command ever meets a lone surrogate.
     """
-    import sys
-
     from voice_agent_cli.text import clean_argv
 
     app(args=clean_argv(sys.argv[1:]), prog_name="va")

@@ -19,6 +19,7 @@ import typer
 
 from voice_agent_cli.cli import observability
 from voice_agent_cli.cli.common import JsonOption, ProfileOption, load, print_json, stderr_console
+from voice_agent_cli.errors import BudgetMissed, UsageError, VAError
 
 if TYPE_CHECKING:
     from voice_agent_cli.bench._budgets import Budget
@@ -129,8 +130,6 @@ def _list_scenarios(json_output: bool) -> None:
 
 
 def _parse_percentiles(text: str) -> list[float]:
-    from voice_agent_cli.errors import UsageError
-
     values: list[float] = []
     for part in text.replace(" ", "").split(","):
         if not part:
@@ -207,8 +206,6 @@ def _run(
 
 def _output(report: dict[str, Any], *, json_output: bool, save: Path | None) -> None:
     if save is not None:
-        from voice_agent_cli.errors import UsageError
-
         try:
             save.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         except OSError as exc:
@@ -229,8 +226,6 @@ def _output(report: dict[str, Any], *, json_output: bool, save: Path | None) -> 
 
 def _exit_code(report: dict[str, Any]) -> None:
     """Exit 4 when a budget was missed, 1 (or the scenario's code) when a scenario failed."""
-    from voice_agent_cli.errors import BudgetMissed, VAError
-
     missed = [entry for entry in report["budgets"] if entry["status"] == "missed"]
     failed = [name for name, s in report["scenarios"].items() if s.get("error")]
     if failed:

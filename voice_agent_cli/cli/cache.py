@@ -30,6 +30,7 @@ from voice_agent_cli.cli.errors import VAGroup
 from voice_agent_cli.cli.formatting import duration as _duration
 from voice_agent_cli.cli.formatting import plural as _plural
 from voice_agent_cli.cli.formatting import shorten as _shorten
+from voice_agent_cli.errors import CacheUnavailable, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -119,7 +120,6 @@ def remove(
 ) -> None:
     """Remove a pre-buffered reply added with `va cache add`."""
     from voice_agent_cli.buffer.custom import CustomResponses
-    from voice_agent_cli.errors import UsageError
 
     load(profile)
     removed = CustomResponses().remove(phrase)
@@ -206,7 +206,6 @@ async def _warm(settings: Settings, questions: list[str], *, show_progress: bool
     from voice_agent_cli.buffer.contents import opened
     from voice_agent_cli.buffer.warm import warm
     from voice_agent_cli.compose.agent import open_agent
-    from voice_agent_cli.errors import CacheUnavailable
 
     async with opened(settings) as probe:  # fail now, with the reason, if the cache is down
         if probe.cache is None:
@@ -219,8 +218,6 @@ async def _warm(settings: Settings, questions: list[str], *, show_progress: bool
 
 
 def _read_questions(file: Path) -> list[str]:
-    from voice_agent_cli.errors import UsageError
-
     try:
         text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
     except OSError as exc:

@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from voice_agent_cli.config import Settings
     from voice_agent_cli.contracts.events import TurnCompleted
     from voice_agent_cli.core.agent import Agent
-    from voice_agent_cli.errors import VAError
     from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.privacy import PrivacySettings
     from voice_agent_cli.sessions.recorder import SessionBook, SessionRecorder
@@ -190,8 +189,6 @@ class ChatSession:
         its cause's); a summary line on stderr says how many. A failure to
         start the agent at all (no model, a bad profile) ends the run at once.
         """
-        from voice_agent_cli.errors import VAError
-
         try:
             with self._live_dashboard():
                 for text in messages:
@@ -214,7 +211,6 @@ class ChatSession:
 
     def run_repl(self) -> None:
         """An interactive conversation until /exit, Ctrl-D or Ctrl-C at the prompt."""
-        from voice_agent_cli.errors import VAError
         from voice_agent_cli.text import clean_text
 
         # The terminal's bytes are decoded here: an invalid one is a U+FFFD, not an error.
@@ -354,7 +350,6 @@ class ChatSession:
 
     async def _turn(self, text: str, label: str = "") -> None:
         from voice_agent_cli.contracts.events import TurnCompleted
-        from voice_agent_cli.errors import VAError
         from voice_agent_cli.ui.chat_view import ChatTurnView
 
         agent = self._agent or await self._open_agent()

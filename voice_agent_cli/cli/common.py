@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from voice_agent_cli.errors import UsageError
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -46,8 +48,6 @@ SessionOption = typer.Option(
 def check_one_session(continue_last: bool, session_id: str | None) -> None:
     """``--continue`` and ``--session`` both name a session: refuse both at once (exit 2)."""
     if continue_last and session_id is not None:
-        from voice_agent_cli.errors import UsageError
-
         raise UsageError("--continue and --session both name a session to resume: pick one")
 
 
@@ -122,8 +122,6 @@ def write_document(document: object, output: Path | None) -> None:
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
-        from voice_agent_cli.errors import UsageError
-
         raise UsageError(f"cannot write {output}: {exc.strerror}") from None
 
 

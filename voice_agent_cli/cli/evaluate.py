@@ -10,6 +10,7 @@ case file; 3 when a dependency (a model, a tool server) is missing.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ from voice_agent_cli.cli.common import (
     print_json,
     stderr_console,
 )
+from voice_agent_cli.errors import EvalFailed, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -73,9 +75,6 @@ def eval_command(
     log_format: str | None = observability.LogFormatOption,
 ) -> None:
     """Run eval cases and report which passed."""
-    import asyncio
-
-    from voice_agent_cli.errors import EvalFailed
     from voice_agent_cli.evals import EvalRunner, load_cases, write_junit
     from voice_agent_cli.observe.command import observe_command
 
@@ -115,8 +114,6 @@ def eval_command(
 
 
 def _selected(cases: list[EvalCase], select: str | None, tags: list[str]) -> list[EvalCase]:
-    from voice_agent_cli.errors import UsageError
-
     chosen = [
         case
         for case in cases

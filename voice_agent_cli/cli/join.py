@@ -24,6 +24,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import typer
@@ -283,8 +284,6 @@ class JoinRun:
         # Participants' clients cancel their own echo: the room needs none of ours.
         options = voice_options(profile, echo="off")
         if livekit.barge_in == "off":
-            from dataclasses import replace
-
             options = replace(options, barge_in=False)
         voices = room_agent.enable_voice(
             agent,

@@ -24,6 +24,7 @@ from voice_agent_cli.cli.common import (
     load,
     print_json,
 )
+from voice_agent_cli.errors import DependencyUnavailable, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -51,7 +52,6 @@ def providers(
     profile: str | None = ProfileOption,
 ) -> None:
     """List the providers; exit 3 if one the profile uses is broken or cannot be asked."""
-    from voice_agent_cli.errors import DependencyUnavailable, UsageError
     from voice_agent_cli.providers import KINDS
     from voice_agent_cli.providers.survey import survey
 

@@ -31,6 +31,7 @@ from voice_agent_cli.cli.common import (
     LiveKitUrlOption,
     live_console,
 )
+from voice_agent_cli.cli.join import quiet_sdk_logs
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -83,7 +84,6 @@ def serve(
     credentials = resolve_credentials(settings.profile.livekit, url=url, api_key=api_key)
     server = credentials.require_url()
     key, secret = credentials.require_keys()
-    from voice_agent_cli.cli.join import quiet_sdk_logs
     from voice_agent_cli.observe.command import observe_command
 
     with (

@@ -27,6 +27,7 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
 from voice_agent_cli.cli.join import Engines, JoinRun, RoomView
+from voice_agent_cli.errors import RoomAuthError
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Settings
@@ -174,7 +175,6 @@ class RoomJobs:
 
     def _tokens(self, job: Job, token: str) -> Callable[[], str]:
         """The server's token while it is valid; then one signed alike (it lasts an hour)."""
-        from voice_agent_cli.errors import RoomAuthError
         from voice_agent_cli.rooms.sdk import AGENT_STATE_ATTRIBUTE
         from voice_agent_cli.rooms.tokens import inspect_token, mint_token
 

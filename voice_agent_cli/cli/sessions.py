@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,6 +30,7 @@ from voice_agent_cli.cli.common import (
 )
 from voice_agent_cli.cli.errors import VAGroup
 from voice_agent_cli.cli.formatting import duration, plural, shorten
+from voice_agent_cli.errors import UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -115,8 +117,6 @@ def export(
     profile: str | None = ProfileOption,
 ) -> None:
     """Sessions with all their turns, as one JSON document (always JSON)."""
-    from datetime import UTC, datetime
-
     settings = load(profile)
 
     async def work(store: SessionStore) -> list[dict[str, Any]]:
@@ -158,8 +158,6 @@ def delete(
     profile: str | None = ProfileOption,
 ) -> None:
     """Delete sessions and their turns (every one with --all)."""
-    from voice_agent_cli.errors import UsageError
-
     if bool(session_ids) == everything:
         raise UsageError("name the sessions to delete, or pass --all (not both)")
     settings = load(profile)
@@ -186,7 +184,6 @@ def delete(
 
 
 def _kind(kind: str | None) -> Any:
-    from voice_agent_cli.errors import UsageError
     from voice_agent_cli.sessions.model import KINDS
 
     if kind is not None and kind not in KINDS:
@@ -312,6 +309,4 @@ def _print_session(info: SessionInfo, turns: list[SessionTurn], console: Console
 
 
 def _when(timestamp: float) -> str:
-    from datetime import datetime
-
     return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")

@@ -14,6 +14,7 @@ import re
 import typer
 
 from voice_agent_cli.cli.common import JsonOption, ProfileOption, load, print_json
+from voice_agent_cli.errors import UsageError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$", re.IGNORECASE)
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
@@ -46,7 +47,6 @@ def token(
     profile: str | None = ProfileOption,
 ) -> None:
     """Mint (or verify) a LiveKit access token."""
-    from voice_agent_cli.errors import UsageError
     from voice_agent_cli.rooms.credentials import resolve_credentials
     from voice_agent_cli.rooms.tokens import mint_token, verify_token
 
@@ -78,8 +78,6 @@ def token(
 
 def parse_duration(text: str) -> float:
     """Seconds from ``3600``, ``90s``, ``30m``, ``2h`` or ``1d`` (60 s to 7 days)."""
-    from voice_agent_cli.errors import UsageError
-
     match = _DURATION.match(text)
     if match is None:
         raise UsageError(f"bad --ttl {text!r}: use seconds, or e.g. 30m, 2h, 1d")

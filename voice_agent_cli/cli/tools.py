@@ -19,6 +19,7 @@ import typer
 
 from voice_agent_cli.cli.common import JsonOption, ProfileOption, load, print_json, stderr_console
 from voice_agent_cli.cli.errors import VAGroup
+from voice_agent_cli.errors import ToolError, ToolServerUnavailable, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -71,7 +72,6 @@ def call(
     profile: str | None = ProfileOption,
 ) -> None:
     """Call one tool and print its result (exit code 1 if the tool reports an error)."""
-    from voice_agent_cli.errors import ToolError, UsageError
     from voice_agent_cli.tools.names import QualifiedName
 
     parsed = parse_arguments(arguments)
@@ -100,7 +100,6 @@ def call(
 @tools_app.command("health")
 def health(json_output: bool = JsonOption, profile: str | None = ProfileOption) -> None:
     """The state of each server: up, degraded, down or circuit open (exit code 3 if not all up)."""
-    from voice_agent_cli.errors import ToolServerUnavailable
     from voice_agent_cli.tools.health import HealthState
 
     settings = load(profile)
@@ -131,8 +130,6 @@ def serve() -> None:
 
 def parse_arguments(text: str) -> dict[str, Any]:
     """The ``arguments`` of ``va tools call``: one JSON object, or a usage error."""
-    from voice_agent_cli.errors import UsageError
-
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:

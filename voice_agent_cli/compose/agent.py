@@ -20,21 +20,27 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING
 
+from voice_agent_cli.buffer import build_buffer
 from voice_agent_cli.config import Settings
 from voice_agent_cli.core.agent import Agent, AgentOptions
+from voice_agent_cli.core.experts import ExpertAdvisor, ExpertPanel
+from voice_agent_cli.core.router import ComplexityRouter
+from voice_agent_cli.core.tool_router import ToolRouter
 from voice_agent_cli.llm.base import LLM
+from voice_agent_cli.llm.fallback import FallbackLLM
 from voice_agent_cli.llm.model_files import ProgressCallback
+from voice_agent_cli.observe import metrics as observe_metrics
+from voice_agent_cli.observe.turns import instrument
+from voice_agent_cli.providers import LLMContext, registry
+from voice_agent_cli.ratelimit import rate_limits_for
 from voice_agent_cli.resilience import BreakerPolicy, CircuitBreakers, RetryPolicy
+from voice_agent_cli.tools.mcp import MCPTools
 
 if TYPE_CHECKING:
     from voice_agent_cli.buffer import ResponseBuffer
-    from voice_agent_cli.core.experts import ExpertPanel
-    from voice_agent_cli.core.router import ComplexityRouter
     from voice_agent_cli.core.settings import BreakerSettings
-    from voice_agent_cli.core.tool_router import ToolRouter
     from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.tools.base import ToolProvider
-    from voice_agent_cli.tools.mcp import MCPTools
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -66,8 +72,6 @@ def build_provider(
     ``model`` overrides the profile's (a Gemini or OpenAI-compatible model name; for
     local, a catalogued model's name or a GGUF path). Imports the provider's SDK only now.
     """
-    from voice_agent_cli.providers import LLMContext, registry
-
     profile = settings.profile
     context = LLMContext(
         settings,
@@ -99,7 +103,6 @@ def build_llm(
     ]
     if len(providers) == 1:
         return providers[0]
-    from voice_agent_cli.llm.fallback import FallbackLLM
 
     return FallbackLLM(providers)
 
@@ -134,8 +137,6 @@ async def open_agent(
     Its turns, provider calls and circuit breakers report into ``metrics`` (the
     command's registry; by default the one in force in this context).
     """
-    from voice_agent_cli.observe import metrics as observe_metrics
-
     registry = metrics or observe_metrics.current()
     async with AsyncExitStack() as stack:
         breakers = CircuitBreakers()
@@ -156,8 +157,6 @@ async def open_agent(
         router, experts = _build_experts(settings, llm, tools, breakers, stack, registry)
         limits = None
         if settings.profile.rate_limits.enabled:
-            from voice_agent_cli.ratelimit import rate_limits_for
-
             # Shared through Redis when the profile says so: limits hold across processes.
             limits = rate_limits_for(settings.profile)
             stack.push_async_callback(limits.aclose)
@@ -181,15 +180,12 @@ def _tool_router(settings: Settings) -> ToolRouter | None:
     """va's tool-detection rules, unless the profile leaves every decision to the model."""
     if settings.profile.llm.tool_routing != "rules":
         return None
-    from voice_agent_cli.core.tool_router import ToolRouter
 
     return ToolRouter()
 
 
 def _observe(agent: Agent, breakers: CircuitBreakers, registry: Metrics) -> None:
     """One observer measures every turn; breaker states feed the same metrics."""
-    from voice_agent_cli.observe.turns import instrument
-
     instrument(agent, registry)
     for breaker in breakers:
         registry.circuit(breaker.name, breaker.state)
@@ -198,8 +194,6 @@ def _observe(agent: Agent, breakers: CircuitBreakers, registry: Metrics) -> None
 
 def _open_buffer(settings: Settings, stack: AsyncExitStack) -> ResponseBuffer | None:
     """The profile's response buffer (pre-buffered replies, reply cache), closed with the stack."""
-    from voice_agent_cli.buffer import build_buffer
-
     buffer = build_buffer(settings)
     if buffer is not None:
         stack.push_async_callback(buffer.aclose)
@@ -215,7 +209,6 @@ async def _open_tools(
     """
     if not settings.profile.mcp.enabled_servers():
         return None
-    from voice_agent_cli.tools.mcp import MCPTools
 
     return await stack.enter_async_context(
         MCPTools.for_profile(settings.profile, breakers=breakers)
@@ -234,8 +227,6 @@ def _build_experts(
     experts = settings.profile.experts
     if not experts.enabled or not experts.advisors:
         return None, None
-    from voice_agent_cli.core.experts import ExpertAdvisor, ExpertPanel
-    from voice_agent_cli.core.router import ComplexityRouter
 
     policy = breaker_policy(settings.profile.resilience.expert_breaker)
     advisors = []

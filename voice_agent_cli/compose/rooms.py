@@ -16,12 +16,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from voice_agent_cli.rooms.audio_out import AgentTrack
+from voice_agent_cli.rooms.backoff import ReconnectPolicy
+from voice_agent_cli.rooms.connection import RoomConnection
+from voice_agent_cli.rooms.policy import AnswerPolicy
+from voice_agent_cli.rooms.sdk import new_room
+from voice_agent_cli.rooms.session import RoomAgent
+from voice_agent_cli.rooms.transcripts import TranscriptPublisher
+
 if TYPE_CHECKING:
     from voice_agent_cli.config import Settings
     from voice_agent_cli.observe.metrics import Metrics
-    from voice_agent_cli.rooms.policy import AnswerPolicy
     from voice_agent_cli.rooms.sdk import RoomLike
-    from voice_agent_cli.rooms.session import RoomAgent
     from voice_agent_cli.rooms.target import RoomTarget
 
 
@@ -37,13 +43,6 @@ def build_room_agent(
     ``room_factory`` replaces the LiveKit SDK's room (tests use a fake room);
     the room's gauges, counters and events go to ``metrics``.
     """
-    from voice_agent_cli.rooms.audio_out import AgentTrack
-    from voice_agent_cli.rooms.backoff import ReconnectPolicy
-    from voice_agent_cli.rooms.connection import RoomConnection
-    from voice_agent_cli.rooms.sdk import new_room
-    from voice_agent_cli.rooms.session import RoomAgent
-    from voice_agent_cli.rooms.transcripts import TranscriptPublisher
-
     livekit = settings.profile.livekit
     policy = (
         ReconnectPolicy(
@@ -78,8 +77,6 @@ def build_room_agent(
 
 def answer_policy(settings: Settings, target: RoomTarget) -> AnswerPolicy:
     """Whom the agent answers in the room, and when (``[livekit] answer``)."""
-    from voice_agent_cli.rooms.policy import AnswerPolicy
-
     livekit = settings.profile.livekit
     # The agent answers to its display name too ("--name Nova": "hey nova, ...").
     names = [*livekit.names, " ".join(target.name.lower().split())]

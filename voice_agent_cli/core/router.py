@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from voice_agent_cli.contracts.messages import ChatMessage
+from voice_agent_cli.errors import VAError
+from voice_agent_cli.llm.base import LLMRequest
 
 if TYPE_CHECKING:
     from voice_agent_cli.core.settings import ExpertsSettings
@@ -106,9 +108,6 @@ class ComplexityRouter:
 
     async def _classify(self, text: str) -> bool:
         """One short LLM call; any failure counts as "simple" (the cheap path)."""
-        from voice_agent_cli.errors import VAError
-        from voice_agent_cli.llm.base import LLMRequest
-
         assert self.classifier is not None
         request = LLMRequest(
             system=(

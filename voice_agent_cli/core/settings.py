@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import Field, field_serializer, field_validator, model_validator
 
+from voice_agent_cli.masking import mask_url
+from voice_agent_cli.providers.registry import checked
 from voice_agent_cli.section import Section
 
 
@@ -36,8 +38,6 @@ class ExpertSettings(Section):
     @field_validator("provider")
     @classmethod
     def _known_provider(cls, value: str) -> str:
-        from voice_agent_cli.providers.registry import checked
-
         return value if value == "main" else checked("llm", value)
 
 
@@ -117,8 +117,6 @@ class ResilienceSettings(Section):
     @field_validator("fallback")
     @classmethod
     def _known_providers(cls, value: list[str]) -> list[str]:
-        from voice_agent_cli.providers.registry import checked
-
         return [checked("llm", name) for name in value]
 
 
@@ -144,8 +142,6 @@ class RateLimitSettings(Section):
 
     @field_serializer("redis_url", when_used="json")
     def _mask_password(self, url: str | None) -> str | None:
-        from voice_agent_cli.masking import mask_url
-
         return mask_url(url) if url else url
 
     @field_validator("per_user", "per_ip", "expert_consultations")

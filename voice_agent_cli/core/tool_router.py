@@ -29,6 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from text_to_num import alpha2digit
+
 from voice_agent_cli.contracts.messages import ToolCall, ToolSpec
 from voice_agent_cli.tools.places import time_zone_of
 from voice_agent_cli.tools.spoken_arithmetic import to_expression
@@ -251,8 +253,6 @@ _ARITHMETIC_WORDS = re.compile(
 
 
 def _numbers_as_digits(plain: str) -> str:
-    from text_to_num import alpha2digit
-
     return str(alpha2digit(plain, "en", threshold=0))
 
 

@@ -29,10 +29,14 @@ from contextlib import AsyncExitStack, aclosing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from voice_agent_cli.compose.agent import open_agent
+from voice_agent_cli.contracts.events import Notice, TextDelta, ToolCallStarted, TurnCompleted
 from voice_agent_cli.errors import DependencyUnavailable, VAError
 from voice_agent_cli.evals.cases import EvalCase, EvalTurn
 from voice_agent_cli.evals.checks import check_turn
 from voice_agent_cli.evals.results import CaseResult, EvalReport, TurnOutcome, TurnResult
+from voice_agent_cli.speech.audio import read_audio
+from voice_agent_cli.speech.build import build_engines, load_engines, spoken_turn
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Settings
@@ -94,7 +98,6 @@ class EvalRunner:
         if case.skip is not None:
             result.skipped = case.skip
             return result
-        from voice_agent_cli.compose.agent import open_agent
 
         started = time.perf_counter()
         with _scratch_home(home):
@@ -141,9 +144,6 @@ class EvalRunner:
 
     async def _say(self, agent: Agent, audio: Path, outcome: TurnOutcome) -> str:
         """Feed ``audio`` through the voice loop in real time; return what the STT heard."""
-        from voice_agent_cli.speech.audio import read_audio
-        from voice_agent_cli.speech.build import spoken_turn
-
         stt, tts = await self._speech_engines()
         turn = await spoken_turn(agent, read_audio(audio), self.settings.profile, stt, tts)
         # The voice stages (e2e_latency, tts_ttfb, ...) join the core's timings.
@@ -152,8 +152,6 @@ class EvalRunner:
 
     async def _speech_engines(self) -> tuple[SpeechToText, TextToSpeech]:
         if self._engines is None:
-            from voice_agent_cli.speech.build import build_engines, load_engines
-
             stt, tts = build_engines(self.settings.profile)
             await load_engines(stt, tts)
             self._engines = (stt, tts)
@@ -181,13 +179,6 @@ class _EventRecorder:
 
     def fill(self, outcome: TurnOutcome) -> None:
         """Copy the turn's reply, path, LLM, tool calls, timings and notices into ``outcome``."""
-        from voice_agent_cli.contracts.events import (
-            Notice,
-            TextDelta,
-            ToolCallStarted,
-            TurnCompleted,
-        )
-
         deltas: list[str] = []
         for event in self.events:
             if isinstance(event, TextDelta):

@@ -43,6 +43,7 @@ from voice_agent_cli.llm.base import LLM, LLMRequest, ProviderChunk, TextChunk
 from voice_agent_cli.llm.openai_errors import Where, translate
 from voice_agent_cli.llm.stats import TokenUsage
 from voice_agent_cli.resilience import RetryPolicy
+from voice_agent_cli.tools.launch import resolve
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -104,8 +105,6 @@ class OpenAILLM(LLM):
         retry: RetryPolicy | None = None,
     ) -> OpenAILLM:
         """The provider an ``[openai]`` section describes (``${VARS}`` in headers resolved)."""
-        from voice_agent_cli.tools.launch import resolve
-
         headers = {
             name: resolve(value, os.environ, where=f"openai header {name}")
             for name, value in settings.headers.items()

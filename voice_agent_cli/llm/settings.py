@@ -7,7 +7,10 @@ from typing import Literal
 
 from pydantic import Field, field_serializer, field_validator
 
+from voice_agent_cli.errors import ConfigError
+from voice_agent_cli.llm.catalogue import resolve_model
 from voice_agent_cli.masking import mask_mapping, mask_url
+from voice_agent_cli.providers.registry import checked
 from voice_agent_cli.section import Section
 
 #: Gemini's default: the fastest current model, which thinks minimally by default.
@@ -79,15 +82,11 @@ class LLMSettings(Section):
     @field_validator("provider")
     @classmethod
     def _known_provider(cls, value: str) -> str:
-        from voice_agent_cli.providers.registry import checked
-
         return value if value == "auto" else checked("llm", value)
 
     @field_validator("chain")
     @classmethod
     def _known_chain(cls, value: list[str]) -> list[str]:
-        from voice_agent_cli.providers.registry import checked
-
         return [checked("llm", name) for name in value]
 
 
@@ -184,9 +183,6 @@ class LocalLLMSettings(Section):
     @field_validator("model")
     @classmethod
     def _known_model(cls, value: str | None) -> str | None:
-        from voice_agent_cli.errors import ConfigError
-        from voice_agent_cli.llm.catalogue import resolve_model
-
         try:
             resolve_model(value)
         except ConfigError as exc:

@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from voice_agent_cli.observe import ids, log, metrics, tracing
+from voice_agent_cli.observe.metrics.prometheus import MetricsServer
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Settings
-    from voice_agent_cli.observe.metrics.prometheus import MetricsServer
 
 logger = logging.getLogger("va.session")
 
@@ -72,8 +72,6 @@ def observe_command(
         registry = stack.enter_context(metrics.use(metrics.Metrics()))
         observed = Observed(registry, None, setup.file)
         if options.metrics_port is not None:
-            from voice_agent_cli.observe.metrics.prometheus import MetricsServer
-
             server = MetricsServer(registry, options.metrics_port, options.metrics_host)
             stack.callback(server.close)
             observed.metrics_server = server

@@ -11,7 +11,8 @@ in force (:mod:`.ids`), and the trace and span ids when tracing is on.
 Redaction (:mod:`.redaction`) happens in a filter on every handler, so nothing
 reaches a log that did not go through it.
 
-Only the standard library is imported here (OpenTelemetry only when tracing is on).
+Of third-party code only platformdirs comes in here (through :mod:`voice_agent_cli.paths`);
+OpenTelemetry only when tracing is on.
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from voice_agent_cli.errors import UsageError
+from voice_agent_cli.observe import tracing
 from voice_agent_cli.observe.ids import correlation
 from voice_agent_cli.observe.redaction import REDACTOR, Redactor
+from voice_agent_cli.paths import ensure_dir, open_private, va_home
 
 # --- records and formats -------------------------------------------------------------
 
@@ -64,7 +68,6 @@ class ContextFilter(logging.Filter):
         for name, value in correlation().items():
             if not getattr(record, name, None):
                 setattr(record, name, value)
-        from voice_agent_cli.observe import tracing
 
         for name, value in tracing.current_ids().items():
             setattr(record, name, value)
@@ -153,16 +156,12 @@ def parse_level(level: str | int) -> int:
         return level
     name = level.strip().upper()
     if name not in LEVELS:
-        from voice_agent_cli.errors import UsageError
-
         raise UsageError(f"unknown log level {level!r} (one of: {', '.join(LEVELS).lower()})")
     return int(logging.getLevelName(name))
 
 
 def default_log_file() -> Path:
     """``VA_HOME/logs/va.log``."""
-    from voice_agent_cli.paths import va_home
-
     return va_home() / "logs" / "va.log"
 
 
@@ -212,8 +211,6 @@ def configure(
     the output.
     """
     if fmt not in ("text", "json"):
-        from voice_agent_cli.errors import UsageError
-
         raise UsageError(f"unknown log format {fmt!r} (text or json)")
     while _ACTIVE:
         _ACTIVE.pop().close()
@@ -299,8 +296,6 @@ class _LogFile(logging.handlers.RotatingFileHandler):
         self.failed = False
 
     def _open(self) -> Any:
-        from voice_agent_cli.paths import open_private
-
         return open_private(Path(self.baseFilename), "a", encoding="utf-8")
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -331,8 +326,6 @@ class _LogFile(logging.handlers.RotatingFileHandler):
 def _file_handler(path: Path) -> logging.Handler | None:
     """A rotating JSON-lines file (5 MB x 3); ``None`` if it cannot be opened."""
     try:
-        from voice_agent_cli.paths import ensure_dir
-
         ensure_dir(path.parent)
         return _LogFile(path)
     except OSError as exc:

@@ -35,6 +35,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from voice_agent_cli import __version__
+from voice_agent_cli.errors import DependencyUnavailable, UsageError
 from voice_agent_cli.observe import ids, redaction
 
 if TYPE_CHECKING:
@@ -103,15 +105,11 @@ def configure(
     if exporter == "none" and span_exporter is None:
         return
     if exporter not in EXPORTERS:
-        from voice_agent_cli.errors import UsageError
-
         raise UsageError(f"unknown OpenTelemetry exporter {exporter!r} (none, console or otlp)")
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
-
-    from voice_agent_cli import __version__
 
     resource = Resource.create({"service.name": service_name, "service.version": __version__})
     # shutdown_on_exit=False: shutdown() is called by whoever configured this; an
@@ -155,8 +153,6 @@ def _otlp_exporters(endpoint: str | None) -> tuple[Any, Any]:
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     except ImportError:
-        from voice_agent_cli.errors import DependencyUnavailable
-
         raise DependencyUnavailable(
             "OTLP export needs the optional exporter: pip install 'voice-agent-cli[otlp]'"
         ) from None

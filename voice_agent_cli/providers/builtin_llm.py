@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from voice_agent_cli.errors import VAError
+from voice_agent_cli.llm.catalogue import MODELS, resolve_model
+from voice_agent_cli.llm.gemini import GeminiLLM
+from voice_agent_cli.llm.local import LocalLLM
+from voice_agent_cli.llm.openai import OpenAILLM
+from voice_agent_cli.llm.settings import GEMINI_MODELS
 from voice_agent_cli.providers.base import LLMContext, LLMProvider, ModelList
 
 if TYPE_CHECKING:
@@ -22,8 +28,6 @@ class LocalProvider(LLMProvider):
     description = "the embedded llama.cpp model (offline)"
 
     def build(self, context: LLMContext) -> LLM:
-        from voice_agent_cli.llm.local import LocalLLM
-
         local = context.settings.profile.local
         return LocalLLM(
             model=context.model or local.model,
@@ -35,16 +39,12 @@ class LocalProvider(LLMProvider):
         )
 
     def model(self, settings: Settings, name: str) -> str:
-        from voice_agent_cli.llm.catalogue import resolve_model
-
         return resolve_model(settings.profile.local.model).name
 
     def model_key(self, name: str) -> str:
         return "local.model"
 
     async def models(self, settings: Settings, name: str, *, timeout_s: float) -> ModelList:
-        from voice_agent_cli.llm.catalogue import MODELS
-
         return ModelList(list(MODELS), "catalogue")
 
 
@@ -54,8 +54,6 @@ class GeminiProvider(LLMProvider):
     description = "Google Gemini (google-genai SDK; needs GEMINI_API_KEY)"
 
     def build(self, context: LLMContext) -> LLM:
-        from voice_agent_cli.llm.gemini import GeminiLLM
-
         settings = context.settings
         gemini = settings.profile.gemini
         return GeminiLLM(
@@ -81,8 +79,6 @@ class GeminiProvider(LLMProvider):
         return None
 
     async def models(self, settings: Settings, name: str, *, timeout_s: float) -> ModelList:
-        from voice_agent_cli.llm.settings import GEMINI_MODELS
-
         return ModelList(list(GEMINI_MODELS), "known names")
 
 
@@ -92,8 +88,6 @@ class OpenAIProvider(LLMProvider):
     description = "any OpenAI-compatible server (openai SDK; [openai] base_url)"
 
     def build(self, context: LLMContext) -> LLM:
-        from voice_agent_cli.llm.openai import OpenAILLM
-
         settings = context.settings
         return OpenAILLM.from_settings(
             settings.profile.openai,
@@ -112,9 +106,6 @@ class OpenAIProvider(LLMProvider):
     async def models(self, settings: Settings, name: str, *, timeout_s: float) -> ModelList:
         """What the server lists at ``/v1/models``; a server that cannot be asked (down, no
         key) is a note, not a failure."""
-        from voice_agent_cli.errors import VAError
-        from voice_agent_cli.llm.openai import OpenAILLM
-
         llm = OpenAILLM.from_settings(
             settings.profile.openai, api_key=settings.openai_api_key, timeout_s=timeout_s
         )

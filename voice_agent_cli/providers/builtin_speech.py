@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from voice_agent_cli.providers.base import ModelList, SpeechContext, STTProvider, TTSProvider
+from voice_agent_cli.speech.stt import FasterWhisperSTT, OpenAIWhisperSTT
+from voice_agent_cli.speech.tts import PiperTTS
 
 if TYPE_CHECKING:
     from voice_agent_cli.speech.settings import STTSettings, TTSSettings
@@ -18,8 +20,6 @@ class FasterWhisperProvider(STTProvider):
     description = "Whisper on CTranslate2 (bundled tiny.en)"
 
     def build(self, context: SpeechContext) -> SpeechToText:
-        from voice_agent_cli.speech.stt import FasterWhisperSTT
-
         stt = context.settings
         return FasterWhisperSTT(
             stt.model_path,
@@ -45,8 +45,6 @@ class OpenAIWhisperProvider(STTProvider):
     description = "OpenAI's reference Whisper (PyTorch; weights must exist)"
 
     def build(self, context: SpeechContext) -> SpeechToText:
-        from voice_agent_cli.speech.stt import OpenAIWhisperSTT
-
         stt = context.settings
         return OpenAIWhisperSTT(
             stt.model_path or stt.model, language=stt.language, beam_size=stt.beam_size
@@ -62,8 +60,6 @@ class PiperProvider(TTSProvider):
     description = "piper voices (bundled en_US joe)"
 
     def build(self, context: SpeechContext) -> TextToSpeech:
-        from voice_agent_cli.speech.tts import PiperTTS
-
         tts = context.settings
         return PiperTTS(
             tts.voice, config=tts.voice_config, speed=tts.speed, cache_size=tts.cache_size

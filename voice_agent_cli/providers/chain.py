@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from voice_agent_cli.errors import ProviderUnavailable
 from voice_agent_cli.providers import registry
 
 if TYPE_CHECKING:
@@ -46,8 +47,6 @@ def llm_chain(settings: Settings) -> list[str]:
 
 def _usable(settings: Settings, name: str) -> bool:
     """Can ``name`` answer here? A fallback that cannot (no key, a broken plugin) is left out."""
-    from voice_agent_cli.errors import ProviderUnavailable
-
     try:
         reason = registry.provider("llm", name).unusable(settings)
     except ProviderUnavailable as exc:

@@ -13,6 +13,8 @@ import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any
 
+import numpy as np
+
 from voice_agent_cli.speech.audio import PIPELINE_RATE, AudioFrame, from_int16
 
 
@@ -31,7 +33,6 @@ class ParticipantAudio:
         self.received_seconds = 0.0
 
     async def frames(self) -> AsyncGenerator[AudioFrame, None]:
-        import numpy as np
         from livekit import rtc
 
         if self._closed.is_set():

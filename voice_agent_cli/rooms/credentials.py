@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from voice_agent_cli.contracts.secrets import Secret
 from voice_agent_cli.errors import ConfigError, UsageError
+from voice_agent_cli.observe import redaction
 from voice_agent_cli.rooms.settings import LiveKitSettings
 
 _logger = logging.getLogger("va.rooms")
@@ -98,8 +99,6 @@ def resolve_credentials(
     raw_secret = environ.get(settings.api_secret_env, "").strip()
     secret = Secret(raw_secret, settings.api_secret_env) if raw_secret else None
     if secret is not None:
-        from voice_agent_cli.observe import redaction
-
         redaction.register_secret(secret.value)
         if len(raw_secret.encode()) < 32:
             _logger.info(

@@ -42,6 +42,7 @@ from voice_agent_cli.rooms.sdk import (
     participant_kind_name,
 )
 from voice_agent_cli.rooms.transcripts import TranscriptPublisher, VoiceCaptions
+from voice_agent_cli.rooms.voices import RoomVoices
 from voice_agent_cli.speech.events import StateChanged, VoiceTurn
 
 if TYPE_CHECKING:
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
     from voice_agent_cli.rooms.policy import AnswerPolicy
     from voice_agent_cli.rooms.sdk import RoomLike
     from voice_agent_cli.rooms.settings import BargeInScope
-    from voice_agent_cli.rooms.voices import RoomVoices
     from voice_agent_cli.speech.endpointing import Endpointer
     from voice_agent_cli.speech.pipeline import VoiceOptions
     from voice_agent_cli.speech.stt import SpeechToText
@@ -138,8 +138,6 @@ class RoomAgent:
         The room gets one conversation: everyone's turns share its history
         (``conversation``, e.g. the room's earlier turns; a new one by default).
         """
-        from voice_agent_cli.rooms.voices import RoomVoices
-
         self.voices = RoomVoices(
             agent,
             stt=stt,

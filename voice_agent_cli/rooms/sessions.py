@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from voice_agent_cli.errors import SessionError
 from voice_agent_cli.rooms.events import ParticipantVoice, RoomEvent
+from voice_agent_cli.sessions.session import history_from_turns
 from voice_agent_cli.speech.events import VoiceTurn
 
 if TYPE_CHECKING:
@@ -99,8 +100,6 @@ class RoomSessions:
         store that cannot be read costs the history, never the room: one warning
         says so and the agent answers from a fresh conversation.
         """
-        from voice_agent_cli.sessions.session import history_from_turns
-
         store = self.book.store
         try:
             sessions = await store.recent(limit=MAX_ROOM_SESSIONS, kind="room", room=self.room)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from voice_agent_cli.errors import UsageError
+from voice_agent_cli.observe import redaction
 from voice_agent_cli.rooms.credentials import LiveKitCredentials, resolve_credentials
 from voice_agent_cli.rooms.sdk import AGENT_STATE_ATTRIBUTE
 from voice_agent_cli.rooms.settings import LiveKitSettings
@@ -81,8 +82,6 @@ def resolve_target(
 def _given_token(
     server: str, token: str, room: str | None, credentials: LiveKitCredentials
 ) -> RoomTarget:
-    from voice_agent_cli.observe import redaction
-
     if credentials.can_sign:
         key, secret = credentials.require_keys()
         info = verify_token(token, key, secret, room=room)

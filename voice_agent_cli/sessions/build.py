@@ -6,6 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from voice_agent_cli.paths import va_home
+from voice_agent_cli.sessions.redis_store import RedisSessionStore
+from voice_agent_cli.sessions.sqlite_store import SQLiteSessionStore
+from voice_agent_cli.shared_redis import redis_url_for
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Profile
@@ -20,8 +23,6 @@ def sessions_path(profile: Profile) -> Path:
 
 def store_redis_url(profile: Profile) -> str | None:
     """The Redis the sessions go to, or ``None`` for the SQLite file."""
-    from voice_agent_cli.shared_redis import redis_url_for
-
     settings = profile.sessions
     choice = "local" if settings.backend == "sqlite" else settings.backend
     return redis_url_for(choice, settings.redis_url, profile)
@@ -32,11 +33,8 @@ def open_session_store(profile: Profile) -> SessionStore:
     settings = profile.sessions
     url = store_redis_url(profile)
     if url is not None:
-        from voice_agent_cli.sessions.redis_store import RedisSessionStore
-
         return RedisSessionStore(
             url, prefix=settings.redis_prefix, expire_after_days=settings.expire_after_days
         )
-    from voice_agent_cli.sessions.sqlite_store import SQLiteSessionStore
 
     return SQLiteSessionStore(sessions_path(profile), expire_after_days=settings.expire_after_days)

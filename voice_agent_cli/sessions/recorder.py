@@ -29,8 +29,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from voice_agent_cli.errors import SessionError, UsageError
+from voice_agent_cli.sessions.build import open_session_store
 from voice_agent_cli.sessions.model import SessionInfo, SessionKind
 from voice_agent_cli.sessions.session import Session
+from voice_agent_cli.sessions.store import latest
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Settings
@@ -207,8 +209,6 @@ class SessionBook:
         :class:`~voice_agent_cli.errors.SessionNotFound` (exit 2) for an unknown id;
         with ``continue_last`` and no earlier session, a new one is started.
         """
-        from voice_agent_cli.sessions.store import latest
-
         privacy = self.settings.profile.privacy
         if resume is not None:
             session = await Session.resume(self.store, privacy, resume)
@@ -257,8 +257,6 @@ def open_session_book(settings: Settings, *, required: bool = False) -> SessionB
 
     ``required`` (``--continue``, ``--session``) turns sessions being off into a usage error.
     """
-    from voice_agent_cli.sessions.build import open_session_store
-
     if not settings.profile.sessions.enabled:
         if required:
             raise UsageError(

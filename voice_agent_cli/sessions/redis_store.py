@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from voice_agent_cli.errors import SessionNotFound, SessionStoreUnavailable
 from voice_agent_cli.masking import mask_url
 from voice_agent_cli.sessions.model import SessionInfo, SessionKind, SessionTurn
+from voice_agent_cli.shared_redis import async_redis
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -107,8 +108,6 @@ class RedisSessionStore:
     def __init__(
         self, url: str, *, prefix: str = "va:sessions", expire_after_days: float = 0.0
     ) -> None:
-        from voice_agent_cli.shared_redis import async_redis
-
         self.location = mask_url(url)
         self._prefix = prefix
         self._index = f"{prefix}:index"

@@ -19,7 +19,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from voice_agent_cli.core.conversation import Conversation
 from voice_agent_cli.sessions.model import SessionInfo, SessionKind, SessionTurn
+from voice_agent_cli.sessions.store import resolve
 
 if TYPE_CHECKING:
     from voice_agent_cli.contracts.messages import ChatMessage
@@ -61,8 +63,6 @@ class Session:
         cls, store: SessionStore, privacy: PrivacySettings, session_id: str
     ) -> Session:
         """An existing session (an id or a unique prefix of one): SessionNotFound otherwise."""
-        from voice_agent_cli.sessions.store import resolve
-
         return cls(store, await resolve(store, session_id), privacy)
 
     async def record(
@@ -114,8 +114,6 @@ def history_from_turns(
     whole: an answer without its question would mislead the LLM. So is a degraded
     turn (every LLM was down): a live conversation forgets those too.
     """
-    from voice_agent_cli.core.conversation import Conversation
-
     conversation = Conversation(max_messages=max_messages, max_tokens=max_tokens)
     for turn in turns:
         if turn.user is None or turn.source == "degraded":

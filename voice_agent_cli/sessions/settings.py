@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_serializer
 
+from voice_agent_cli.masking import mask_url
 from voice_agent_cli.section import Section
 
 
@@ -32,6 +33,4 @@ class SessionSettings(Section):
 
     @field_serializer("redis_url", when_used="json")
     def _mask_password(self, url: str | None) -> str | None:
-        from voice_agent_cli.masking import mask_url
-
         return mask_url(url) if url else url

@@ -4,7 +4,7 @@ Each module has one job (see docs/voice.md)::
 
     source ─► echo ─► endpointing (VAD) ─► STT ─► agent turn ─► sentences ─► TTS ─► sink
 
-Nothing heavy is imported here: numpy, onnxruntime, faster-whisper, piper,
-sounddevice and livekit are imported inside the functions that need them, so
-``va --help`` stays instant.
+onnxruntime, faster-whisper, piper, sounddevice and livekit are imported
+inside the functions that need them, numpy at the top of the modules that
+handle samples: ``va --help`` loads none of them.
 """

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from voice_agent_cli.errors import AudioError
 
 if TYPE_CHECKING:
-    import numpy as np
     import numpy.typing as npt
 
     Samples = npt.NDArray[np.float32]
@@ -63,8 +64,6 @@ def split_frames(
     samples: Samples, sample_rate: int, frame_ms: int = 20, start: float = 0.0
 ) -> Iterator[AudioFrame]:
     """Cut ``samples`` into frames of ``frame_ms`` (the last one zero-padded)."""
-    import numpy as np
-
     size = frame_samples(sample_rate, frame_ms)
     for offset in range(0, len(samples), size):
         chunk = samples[offset : offset + size]
@@ -75,22 +74,16 @@ def split_frames(
 
 def silence(seconds: float, sample_rate: int = PIPELINE_RATE) -> Samples:
     """``seconds`` of digital silence."""
-    import numpy as np
-
     return np.zeros(round(seconds * sample_rate), dtype=np.float32)
 
 
 def to_int16(samples: Samples) -> npt.NDArray[np.int16]:
     """Float samples as 16-bit PCM (clipped)."""
-    import numpy as np
-
     return (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
 
 
 def from_int16(pcm: npt.NDArray[np.int16]) -> Samples:
     """16-bit PCM as float samples."""
-    import numpy as np
-
     return pcm.astype(np.float32) / 32768.0
 
 
@@ -126,8 +119,6 @@ class StreamResampler:
 
     def flush(self) -> Samples:
         """The samples still inside the filter; the resampler is ready for a new stream."""
-        import numpy as np
-
         if self._resampler is None:
             return np.zeros(0, dtype=np.float32)
         tail = _join(self._resampler.flush())
@@ -141,8 +132,6 @@ class StreamResampler:
 
 
 def _join(frames: list[Any]) -> Samples:  # livekit AudioFrames
-    import numpy as np
-
     if not frames:
         return np.zeros(0, dtype=np.float32)
     return from_int16(np.concatenate([np.frombuffer(f.data, dtype=np.int16) for f in frames]))
@@ -152,7 +141,6 @@ def resample(samples: Samples, input_rate: int, output_rate: int) -> Samples:
     """A whole buffer at another rate."""
     if input_rate == output_rate:
         return samples
-    import numpy as np
 
     resampler = StreamResampler(input_rate, output_rate)
     out = np.concatenate([resampler.push(samples), resampler.flush()])
@@ -165,8 +153,6 @@ def resample(samples: Samples, input_rate: int, output_rate: int) -> Samples:
 
 def to_mono(samples: npt.NDArray[np.float32]) -> Samples:
     """Average the channels of a ``(frames, channels)`` array."""
-    import numpy as np
-
     if samples.ndim == 1:
         return samples.astype(np.float32, copy=False)
     return samples.mean(axis=1).astype(np.float32)

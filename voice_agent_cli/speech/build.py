@@ -12,10 +12,17 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from voice_agent_cli.errors import VAError
 from voice_agent_cli.speech.endpointing import EndpointingOptions
 from voice_agent_cli.speech.engine_imports import import_engine_modules
+from voice_agent_cli.speech.files import FileSink, FileSource
 from voice_agent_cli.speech.interruption import InterruptionOptions
-from voice_agent_cli.speech.pipeline import EchoMode, VoiceOptions
+from voice_agent_cli.speech.pipeline import EchoMode, VoiceOptions, VoiceSession
+from voice_agent_cli.speech.sentences import SentenceSplitter
+from voice_agent_cli.speech.stt import build_stt
+from voice_agent_cli.speech.tts import build_tts
+from voice_agent_cli.speech.turn_detector import QwenTurnDetector
+from voice_agent_cli.speech.vad import load_vad_model
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Profile
@@ -83,16 +90,12 @@ def turn_detector(profile: Profile) -> TurnDetector | None:
     vad = profile.vad
     if not vad.semantic_end_of_turn:
         return None
-    from voice_agent_cli.speech.turn_detector import QwenTurnDetector
 
     return QwenTurnDetector(vad.end_of_turn_model)
 
 
 def build_engines(profile: Profile) -> tuple[SpeechToText, TextToSpeech]:
     """The STT and TTS engines of the profile (not loaded yet)."""
-    from voice_agent_cli.speech.stt import build_stt
-    from voice_agent_cli.speech.tts import build_tts
-
     options = profile.providers
     return (
         build_stt(profile.stt, options.get(profile.stt.engine)),
@@ -102,8 +105,6 @@ def build_engines(profile: Profile) -> tuple[SpeechToText, TextToSpeech]:
 
 async def load_engines(stt: SpeechToText, tts: TextToSpeech) -> None:
     """Load the VAD, STT and TTS models (each once per process), side by side."""
-    from voice_agent_cli.speech.vad import load_vad_model
-
     await asyncio.to_thread(import_engine_modules)
     await asyncio.gather(stt.start(), tts.start(), asyncio.to_thread(load_vad_model))
 
@@ -149,8 +150,6 @@ async def warm_buffered_replies(tts: TextToSpeech, profile: Profile) -> None:
     Split as the reply speaker splits a reply that arrives whole (in sentences),
     so each piece is found in the voice's cache.
     """
-    from voice_agent_cli.speech.sentences import SentenceSplitter
-
     for response in profile.buffer.responses:
         if "{" in response.reply:  # a template ({time}): its words change
             continue
@@ -175,8 +174,6 @@ async def spoken_turn(
     that only measures it. ``ready``: the models still loading (see ``load_models``).
     Exactly one turn must come of it (``va bench voice`` and ``va eval`` rely on that).
     """
-    from voice_agent_cli.errors import VAError
-
     turns = await spoken_turns(agent, clip, profile, stt, tts, ready=ready)
     if len(turns) != 1:
         raise VAError(f"the voice loop heard {len(turns)} turns in one utterance, expected one")
@@ -198,9 +195,6 @@ async def spoken_turns(
     ``pace=False`` feeds the clip as fast as it is read, as ``va talk --input`` does;
     ``ready``: the models still loading (see ``load_models``).
     """
-    from voice_agent_cli.speech.files import FileSink, FileSource
-    from voice_agent_cli.speech.pipeline import VoiceSession
-
     gap_s = profile.vad.end_of_turn_silence_ms / 1000 + 0.6
     source = FileSource([clip], lead_s=SPOKEN_TURN_LEAD_S, gap_s=gap_s, pace=pace)
     session = VoiceSession(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from voice_agent_cli.speech.endpointing import Utterance
 
 if TYPE_CHECKING:
@@ -30,7 +32,6 @@ class CarryOver:
         """The kept audio followed by ``audio``."""
         if not self._utterances:
             return audio
-        import numpy as np
 
         return np.concatenate([*(u.audio for u in self._utterances), audio])
 

@@ -26,9 +26,12 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import sys
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
 
 from voice_agent_cli.errors import AudioDeviceError
 from voice_agent_cli.speech.audio import (
@@ -38,12 +41,13 @@ from voice_agent_cli.speech.audio import (
     frame_samples,
 )
 from voice_agent_cli.speech.io import BufferedSink
+from voice_agent_cli.speech.pulse import CaptureWatch, find_pulse_device, routed_to
 from voice_agent_cli.speech.quiet import captured_stderr, silence_alsa
 from voice_agent_cli.speech.xruns import XrunCounter
 
 if TYPE_CHECKING:
     from voice_agent_cli.speech.audio import Samples
-    from voice_agent_cli.speech.pulse import CaptureWatch, PulseDevice
+    from voice_agent_cli.speech.pulse import PulseDevice
 
 logger = logging.getLogger("va.audio")
 
@@ -82,8 +86,6 @@ def reinitialize_portaudio() -> None:
 
     Only while no stream is open: PortAudio closes every stream when it terminates.
     """
-    import sys
-
     sd = sys.modules.get("sounddevice")
     if sd is None:
         return  # loading it will initialise PortAudio with the devices of now
@@ -182,10 +184,6 @@ def find_device(spec: str | None, kind: Kind, sd: Any = None) -> DeviceInfo:
 
 def _through_pulse(spec: str, kind: Kind, usable: list[DeviceInfo]) -> list[DeviceInfo]:
     """PortAudio's ``pulse`` device, routed to the PulseAudio device ``spec`` names."""
-    from dataclasses import replace
-
-    from voice_agent_cli.speech.pulse import find_pulse_device
-
     bridge = [d for d in usable if d.name == "pulse"]
     if not bridge:
         return []
@@ -244,7 +242,6 @@ class MicrophoneSource:
         loop = asyncio.get_running_loop()
         self._open_stream(loop)
         if self._watch_pulse and self._watch is None:
-            from voice_agent_cli.speech.pulse import CaptureWatch
 
             def from_watch(message: str, level: str) -> None:
                 loop.call_soon_threadsafe(self._say, message, level)
@@ -256,8 +253,6 @@ class MicrophoneSource:
 
     def _open_stream(self, loop: asyncio.AbstractEventLoop) -> None:
         """Open the stream of :attr:`info` (blocking: a worker thread may call it)."""
-        from voice_agent_cli.speech.pulse import routed_to
-
         sd, info = self._sd, self.info
         assert info is not None
         rate = int(info.default_rate)
@@ -312,8 +307,6 @@ class MicrophoneSource:
                 stream.close()
 
     async def frames(self) -> AsyncGenerator[AudioFrame, None]:
-        import numpy as np
-
         loop = asyncio.get_running_loop()
         if self._stream is None:
             self.open()
@@ -408,8 +401,6 @@ class SpeakerSink(BufferedSink):
         xruns: XrunCounter | None = None,
         notify: Notify | None = None,
     ) -> None:
-        from voice_agent_cli.speech.pulse import routed_to
-
         sd = sd or load_sounddevice()
         self.info = find_device(device, "output", sd)
         rate = int(self.info.default_rate)

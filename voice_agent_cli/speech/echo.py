@@ -14,6 +14,8 @@ import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from voice_agent_cli.speech.audio import (
     PIPELINE_RATE,
     AudioFrame,
@@ -77,8 +79,6 @@ class EchoCanceller:
 
     def process(self, frame: AudioFrame) -> AudioFrame:
         """The frame with the echo (and noise, hum) removed."""
-        import numpy as np
-
         self._feed_far_end()
         near = frame.samples
         if self._near_pending is not None:
@@ -90,8 +90,6 @@ class EchoCanceller:
         return AudioFrame(out, frame.sample_rate, frame.timestamp)
 
     def _feed_far_end(self) -> None:
-        import numpy as np
-
         if not self.echo_cancellation:
             return
         with self._far_lock:
@@ -111,8 +109,6 @@ class EchoCanceller:
             self._far_pending = samples[usable:] if usable < len(samples) else None
 
     def _process_near(self, chunk: Samples) -> Samples:
-        import numpy as np
-
         frame = self._rtc.AudioFrame(to_int16(chunk).tobytes(), PIPELINE_RATE, 1, APM_FRAME)
         self._apm.process_stream(frame)
         return from_int16(np.frombuffer(frame.data, dtype=np.int16))

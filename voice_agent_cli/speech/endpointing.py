@@ -25,6 +25,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from voice_agent_cli.speech.vad import CHUNK_SECONDS, SileroVAD
 
 if TYPE_CHECKING:
@@ -221,6 +223,4 @@ class Endpointer:
         return event
 
     def _audio(self) -> Samples:
-        import numpy as np
-
         return np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)

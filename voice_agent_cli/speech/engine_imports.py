@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib
 import threading
 
+from voice_agent_cli.speech.quiet import quiet_inference_logs
+
 #: In dependency order: numpy first, then the libraries built on it.
 ENGINE_MODULES = ("numpy", "onnxruntime", "faster_whisper", "piper", "llama_cpp")
 
@@ -20,8 +22,6 @@ _lock = threading.Lock()
 
 def import_engine_modules() -> None:
     """Import the speech and LLM libraries, one after the other. Blocking: run it in a thread."""
-    from voice_agent_cli.speech.quiet import quiet_inference_logs
-
     with _lock:
         for name in ENGINE_MODULES:
             importlib.import_module(name)

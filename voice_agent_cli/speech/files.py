@@ -14,6 +14,8 @@ from collections.abc import AsyncGenerator, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from voice_agent_cli.errors import AudioError
 from voice_agent_cli.speech.audio import (
     PIPELINE_RATE,
@@ -113,8 +115,6 @@ class FileSource:
 
 
 def _with_gap(clip: Samples, gap_s: float) -> Samples:
-    import numpy as np
-
     return np.concatenate([clip, silence(gap_s)])
 
 
@@ -210,6 +210,4 @@ class FileSink:
 
 
 def _concat(parts: list[Samples]) -> Samples:
-    import numpy as np
-
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)

@@ -19,6 +19,9 @@ from collections import deque
 from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+import numpy as np
+
+from voice_agent_cli.errors import AudioDeviceError
 from voice_agent_cli.speech.audio import StreamResampler
 
 if TYPE_CHECKING:
@@ -114,8 +117,6 @@ class PlaybackBuffer:
 
     def pull(self, count: int) -> tuple[Samples, int]:
         """The next ``count`` samples (zero-padded) and how many of them were real."""
-        import numpy as np
-
         out = np.zeros(count, dtype=np.float32)
         filled = 0
         with self._lock:
@@ -202,7 +203,6 @@ class BufferedSink:
                 last_pending, last_progress = pending, loop.time()
             elif loop.time() - last_progress > STALL_S:
                 self.buffer.clear()
-                from voice_agent_cli.errors import AudioDeviceError
 
                 raise AudioDeviceError(
                     f"the speaker stopped playing (nothing played for {STALL_S:g} s)"

@@ -33,6 +33,7 @@ from contextlib import aclosing
 from typing import TYPE_CHECKING
 
 from voice_agent_cli.speech.carry_over import CarryOver
+from voice_agent_cli.speech.echo import EchoCanceller
 from voice_agent_cli.speech.endpointing import (
     Endpointer,
     EndpointEvent,
@@ -53,7 +54,6 @@ from voice_agent_cli.speech.turn import SpokenTurn, TurnContext
 
 if TYPE_CHECKING:
     from voice_agent_cli.speech.audio import AudioFrame, Samples
-    from voice_agent_cli.speech.echo import EchoCanceller
     from voice_agent_cli.speech.events import VoiceEvent, VoiceTurn
     from voice_agent_cli.speech.io import AudioSink, AudioSource
     from voice_agent_cli.speech.stt import SpeechToText, Transcript
@@ -88,8 +88,6 @@ class VoiceSession:
         self.endpointer = endpointer or Endpointer(options.endpointing)
         self.echo = echo
         if self.echo is None and options.echo == "aec":
-            from voice_agent_cli.speech.echo import EchoCanceller
-
             self.echo = EchoCanceller.between(source, sink)
         if self.echo is not None:
             sink.add_listener(self.echo.reference)

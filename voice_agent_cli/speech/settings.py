@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from voice_agent_cli.providers.registry import checked
 from voice_agent_cli.section import Section
 from voice_agent_cli.speech.interruption import BACKCHANNEL_WORDS
 
@@ -124,8 +125,6 @@ class STTSettings(Section):
     @field_validator("engine")
     @classmethod
     def _known_engine(cls, value: str) -> str:
-        from voice_agent_cli.providers.registry import checked
-
         return checked("stt", value)
 
 
@@ -141,6 +140,4 @@ class TTSSettings(Section):
     @field_validator("engine")
     @classmethod
     def _known_engine(cls, value: str) -> str:
-        from voice_agent_cli.providers.registry import checked
-
         return checked("tts", value)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from voice_agent_cli.errors import DependencyUnavailable, ModelUnavailable
+from voice_agent_cli.providers import SpeechContext, registry
 
 if TYPE_CHECKING:
     from voice_agent_cli.contracts.messages import ChatMessage
@@ -328,6 +329,4 @@ def build_stt(settings: STTSettings, options: dict[str, Any] | None = None) -> S
 
     ``options`` is the profile's ``[providers.<engine>]`` table (a plugin's own settings).
     """
-    from voice_agent_cli.providers import SpeechContext, registry
-
     return registry.provider("stt", settings.engine).build(SpeechContext(settings, options or {}))

@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
+
 from voice_agent_cli.errors import DependencyUnavailable, ModelUnavailable
+from voice_agent_cli.providers import SpeechContext, registry
 
 if TYPE_CHECKING:
     from voice_agent_cli.speech.audio import Samples
@@ -157,7 +160,6 @@ class PiperTTS:
             await self.synthesize(text)
 
     def _synthesize(self, text: str) -> Samples:
-        import numpy as np
         from piper import SynthesisConfig
 
         config = SynthesisConfig(length_scale=1.0 / self.speed)
@@ -181,6 +183,4 @@ def build_tts(settings: TTSSettings, options: dict[str, Any] | None = None) -> T
 
     ``options`` is the profile's ``[providers.<engine>]`` table (a plugin's own settings).
     """
-    from voice_agent_cli.providers import SpeechContext, registry
-
     return registry.provider("tts", settings.engine).build(SpeechContext(settings, options or {}))

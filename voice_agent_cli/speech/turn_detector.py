@@ -40,11 +40,14 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
+
 from voice_agent_cli.errors import VAError
+from voice_agent_cli.llm.catalogue import QWEN_CODER_05B, resolve_model
+from voice_agent_cli.llm.local import load_model
+from voice_agent_cli.speech.engine_imports import import_engine_modules
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from voice_agent_cli.llm.catalogue import ModelChoice
 
 _logger = logging.getLogger("va.speech")
@@ -84,10 +87,6 @@ class _ScoringModel:
     """A llama.cpp context of its own over the GGUF, and the ids of sentence-closing tokens."""
 
     def __init__(self, model: ModelChoice) -> None:
-        import numpy as np
-
-        from voice_agent_cli.llm.local import load_model
-
         # A context of its own: the agent's keeps its prompt cache (and its lock free).
         self.loaded = load_model(model, n_ctx=_CONTEXT_TOKENS, n_threads=1, purpose="end-of-turn")
         llm = self.llm = self.loaded.llama
@@ -105,7 +104,6 @@ class _ScoringModel:
 
     def end_probability(self, tokens: list[int]) -> float:
         import llama_cpp
-        import numpy as np
 
         with self.loaded.lock:
             self._evaluate(tokens)
@@ -134,8 +132,6 @@ def _closes(piece: bytes) -> bool:
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
-    import numpy as np
-
     exp = np.exp(logits - logits.max())
     result: np.ndarray = exp / exp.sum()
     return result
@@ -196,9 +192,6 @@ class QwenTurnDetector:
             return None
 
     def _load(self) -> None:
-        from voice_agent_cli.llm.catalogue import QWEN_CODER_05B, resolve_model
-        from voice_agent_cli.speech.engine_imports import import_engine_modules
-
         try:
             import_engine_modules()  # not beside another thread's first import of them
             self._model = _load(resolve_model(self._model_name or QWEN_CODER_05B.name))

@@ -10,9 +10,12 @@ probabilities as the batch run, one chunk at a time (about 0.1 ms per chunk).
 
 from __future__ import annotations
 
+import os
 import threading
 from functools import cache
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from voice_agent_cli.errors import ModelUnavailable
 from voice_agent_cli.speech.audio import PIPELINE_RATE
@@ -32,8 +35,6 @@ _session_lock = threading.Lock()
 @cache
 def _session() -> Any:
     """The ONNX session, once per process (it holds no per-stream state)."""
-    import os
-
     import onnxruntime
     from faster_whisper.utils import get_assets_path
 
@@ -61,9 +62,6 @@ class SileroVAD:
     """Speech probability for each 32 ms of a 16 kHz stream."""
 
     def __init__(self) -> None:
-        import numpy as np
-
-        self._np = np
         with _session_lock:
             self._model = _session()
         self._pending = np.zeros(0, dtype=np.float32)
@@ -71,7 +69,6 @@ class SileroVAD:
 
     def reset(self) -> None:
         """Forget the stream so far (a new stream starts)."""
-        np = self._np
         self._h = np.zeros((1, 1, 128), dtype=np.float32)
         self._c = np.zeros((1, 1, 128), dtype=np.float32)
         self._context = np.zeros(CONTEXT, dtype=np.float32)
@@ -79,7 +76,6 @@ class SileroVAD:
 
     def push(self, samples: Samples) -> list[tuple[Samples, float]]:
         """Score new samples; returns each complete chunk with its speech probability."""
-        np = self._np
         self._pending = np.concatenate([self._pending, samples])
         scored: list[tuple[Samples, float]] = []
         while len(self._pending) >= CHUNK:
@@ -89,7 +85,6 @@ class SileroVAD:
 
     def score(self, chunk: Samples) -> float:
         """The speech probability of exactly one chunk, continuing the stream."""
-        np = self._np
         window = np.concatenate([self._context, chunk])[np.newaxis, :]
         output, self._h, self._c = self._model.run(
             None, {"input": window, "h": self._h, "c": self._c}

@@ -22,6 +22,8 @@ from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from voice_agent_cli.speech.audio import PIPELINE_RATE, AudioFrame, frame_samples
 from voice_agent_cli.speech.io import BufferedSink
 
@@ -80,8 +82,6 @@ class FakeMicrophone:
         self._closed = False
 
     async def frames(self) -> AsyncGenerator[AudioFrame, None]:
-        import numpy as np
-
         room = self.room
         size = frame_samples(PIPELINE_RATE, room.frame_ms)
         total = len(room.recording) + int(room.tail_s * PIPELINE_RATE)
@@ -152,8 +152,6 @@ class FakeRoom:
 
     def place_cues(self, offset: int) -> Samples:
         """The cues laid out on the stream, the agent's voice having started at ``offset``."""
-        import numpy as np
-
         self.pending_cues = False
         spans = [(offset + int(delay * PIPELINE_RATE), sound) for delay, sound in self.cues]
         self.cue_times = [start / PIPELINE_RATE for start, _ in spans]
@@ -188,8 +186,6 @@ class _FakeStream:
         self._thread.start()
 
     def _run(self) -> None:
-        import numpy as np
-
         period = self.blocksize / self.samplerate / self.device.time_scale
         position = 0
         while not self._stop.is_set():
@@ -245,8 +241,6 @@ class FakeSoundDevice:
         fail_open: str | None = None,
         time_scale: float = 1.0,
     ) -> None:
-        import numpy as np
-
         self.devices = devices if devices is not None else default_devices()
         self.capture = capture if capture is not None else np.zeros(0, dtype=np.float32)
         self.default = _Default(list(default) if self.devices else [-1, -1])

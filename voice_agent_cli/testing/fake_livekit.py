@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from livekit import rtc
 
 _sids = itertools.count(1)
@@ -76,8 +78,6 @@ class FakeMicrophone:
 
     async def say(self, samples: Any, *, frame_ms: int = 10) -> None:
         """Play ``samples`` (float32 mono at the microphone's rate), in real time."""
-        import numpy as np
-
         size = self.sample_rate * frame_ms // 1000
         pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16)
         for offset in range(0, len(pcm), size):
@@ -90,8 +90,6 @@ class FakeMicrophone:
 
     async def pause(self, seconds: float) -> None:
         """Silence for ``seconds`` (a microphone keeps sending frames when nobody speaks)."""
-        import numpy as np
-
         await self.say(np.zeros(int(seconds * self.sample_rate), np.float32))
 
     async def aclose(self) -> None:
@@ -185,8 +183,6 @@ class FakeLocalParticipant:
 
     def messages(self, topic: str) -> list[dict[str, Any]]:
         """The JSON messages published on ``topic``, in order."""
-        import json
-
         return [json.loads(data) for data, sent_topic in self.data if sent_topic == topic]
 
 

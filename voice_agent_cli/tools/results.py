@@ -13,6 +13,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
+from pydantic import ValidationError
+
 from voice_agent_cli.contracts.messages import ToolResult
 
 #: The LLM gets at most this much text from one call (a runaway tool must not
@@ -68,10 +71,8 @@ def _content_text(block: Any) -> str:
 
 def describe_failure(exc: BaseException) -> Failure:
     """Translate a foreign exception from a request into a :class:`Failure`."""
-    import anyio
     from mcp import MCPError
     from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
-    from pydantic import ValidationError
 
     exc = _leaf(exc)
     if isinstance(exc, TimeoutError):

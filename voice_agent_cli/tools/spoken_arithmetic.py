@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import re
 
+from text_to_num import alpha2digit
+
 from voice_agent_cli.tools.calculator import CalculatorError, evaluate
 
 _LEAD_IN = re.compile(
@@ -93,8 +95,6 @@ def to_expression(text: str) -> str | None:
 
 def _digits(text: str) -> str:
     """Lower case, number words as digits, thousands separators and end marks gone."""
-    from text_to_num import alpha2digit
-
     lowered = text.lower().strip()
     lowered = re.sub(r"[?!.]+$", "", lowered).replace("\u2019", "'")
     lowered = re.sub(r"(?<=\d),(?=\d{3}\b)", "", lowered)  # 1,234 -> 1234

@@ -22,13 +22,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group, RenderableType
+from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from rich.live import Live
-
     from voice_agent_cli.observe.metrics import MetricEvent, Metrics
 
 #: Stages always shown, in pipeline order (LiveKit Agents' names where one exists).
@@ -236,8 +235,6 @@ class LiveDashboard:
     def start(self) -> None:
         """Begin showing the dashboard."""
         if self.live:
-            from rich.live import Live
-
             self._live = Live(
                 console=self.console,
                 get_renderable=self.renderable,

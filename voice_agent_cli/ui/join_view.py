@@ -18,7 +18,12 @@ import json
 from collections import deque
 from typing import TYPE_CHECKING, Any, TextIO
 
+from rich.console import Group
+from rich.live import Live
 from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
 
 from voice_agent_cli.contracts.events import Notice
 from voice_agent_cli.rooms.events import (
@@ -36,11 +41,11 @@ from voice_agent_cli.speech.events import (
     UserTranscript,
     VoiceTurn,
 )
+from voice_agent_cli.ui.dashboard import figures
 from voice_agent_cli.ui.talk_view import format_timings
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
-    from rich.live import Live
 
     from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.rooms.participants import ParticipantState
@@ -108,8 +113,6 @@ class JoinView:
         """The agent is in the room: say who else is, and start the live view."""
         self._joined = True
         if self.live_console is not None and not self.json_output and self._live is None:
-            from rich.live import Live
-
             self._live = Live(
                 get_renderable=self.render,
                 console=self.live_console,
@@ -220,12 +223,6 @@ class JoinView:
 
     def render(self) -> RenderableType:
         """The whole view: header, participants and transcript, then the dashboard panels."""
-        from rich.console import Group
-        from rich.panel import Panel
-        from rich.table import Table
-
-        from voice_agent_cli.ui.dashboard import figures
-
         people = Table.grid(expand=True)
         people.add_column(ratio=2)
         people.add_column(ratio=3)
@@ -236,8 +233,6 @@ class JoinView:
         return Group(self._header(), people, figures(self.metrics.as_json()))
 
     def _header(self) -> Any:
-        from rich.text import Text
-
         text = Text()
         text.append(f"va join · room {self.room} · {self.agent}", style="bold")
         text.append("   ")
@@ -259,9 +254,6 @@ class JoinView:
         return "listening"
 
     def _participants_table(self) -> Any:
-        from rich.table import Table
-        from rich.text import Text
-
         table = Table(expand=True, box=None, pad_edge=False)
         table.add_column("who", no_wrap=True, overflow="ellipsis")
         table.add_column("mic", justify="center", no_wrap=True)
@@ -293,8 +285,6 @@ class JoinView:
         return table
 
     def _transcript(self) -> Any:
-        from rich.text import Text
-
         text = Text()
         for who, line, interrupted in self.lines:
             if text:

@@ -19,6 +19,13 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
+from rich.console import Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from voice_agent_cli.rooms.events import event_json as room_json
 from voice_agent_cli.rooms.worker.events import (
     Draining,
     JobEnded,
@@ -30,10 +37,10 @@ from voice_agent_cli.rooms.worker.events import (
     WorkerEvent,
     event_json,
 )
+from voice_agent_cli.ui.dashboard import figures
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
-    from rich.live import Live
 
     from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.rooms.events import RoomEvent
@@ -84,8 +91,6 @@ class ServeView:
 
     def __enter__(self) -> ServeView:
         if self.live_console is not None:
-            from rich.live import Live
-
             self._live = Live(
                 self.render(),
                 console=self.live_console,
@@ -155,13 +160,6 @@ class ServeView:
 
     def render(self, *, now: float | None = None) -> RenderableType:
         """The whole live view: the worker, its jobs, then the shared dashboard panels."""
-        from rich.console import Group
-        from rich.panel import Panel
-        from rich.table import Table
-        from rich.text import Text
-
-        from voice_agent_cli.ui.dashboard import figures
-
         moment = time.monotonic() if now is None else now
         running = [row for row in self.jobs.values() if row.ended is None]
         header = Text.assemble(
@@ -212,6 +210,4 @@ _JOB_STYLE = {"in room": "green", "joining": "yellow", "success": "dim", "failed
 
 def room_event_json(event: RoomEvent) -> dict[str, Any] | None:
     """A room event as ``va join --json`` prints it (None: not shown)."""
-    from voice_agent_cli.rooms.events import event_json as room_json
-
     return room_json(event)

@@ -12,6 +12,11 @@ import json
 from collections import deque
 from typing import TYPE_CHECKING, TextIO
 
+from rich.console import Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.text import Text
+
 from voice_agent_cli.contracts.events import Notice
 from voice_agent_cli.speech.events import (
     AgentText,
@@ -21,10 +26,10 @@ from voice_agent_cli.speech.events import (
     VoiceEvent,
     VoiceTurn,
 )
+from voice_agent_cli.ui.dashboard import figures
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
-    from rich.live import Live
 
     from voice_agent_cli.observe.metrics import Metrics
 
@@ -80,8 +85,6 @@ class TalkView:
 
     def __enter__(self) -> TalkView:
         if self.live_console is not None and not self.json_output:
-            from rich.live import Live
-
             self._live = Live(
                 self.render(), console=self.live_console, refresh_per_second=12, transient=False
             )
@@ -146,10 +149,6 @@ class TalkView:
 
     def render(self) -> RenderableType:
         """The live view: transcript panel, state and last timings."""
-        from rich.console import Group
-        from rich.panel import Panel
-        from rich.text import Text
-
         transcript = Text()
         for who, text, interrupted in self.lines:
             if transcript:
@@ -178,6 +177,5 @@ class TalkView:
         panel = Panel(transcript, title=self.header or "va talk", title_align="left")
         if self.metrics is None:
             return Group(panel, status)
-        from voice_agent_cli.ui.dashboard import figures
 
         return Group(panel, status, figures(self.metrics.as_json()))

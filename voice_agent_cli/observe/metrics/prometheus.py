@@ -20,6 +20,8 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from voice_agent_cli.errors import UsageError
+
 if TYPE_CHECKING:
     from voice_agent_cli.observe.metrics import LogHistogram, Metrics
 
@@ -111,8 +113,6 @@ class MetricsServer:
 
     def __init__(self, metrics: Metrics, port: int, host: str = "127.0.0.1") -> None:
         from prometheus_client import CollectorRegistry, start_http_server
-
-        from voice_agent_cli.errors import UsageError
 
         registry = CollectorRegistry(auto_describe=False)
         registry.register(MetricsCollector(metrics))

@@ -22,9 +22,11 @@ token with the ``agent`` video grant in an ``Authorization: Bearer`` header.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from voice_agent_cli.rooms.tokens import _short_secret_allowed
 from voice_agent_cli.rooms.worker.job import Job
 
 if TYPE_CHECKING:
@@ -45,11 +47,7 @@ def agent_url(livekit_url: str) -> str:
 
 def worker_token(api_key: str, api_secret: str, *, ttl_s: float = 600) -> str:
     """A short-lived token with the ``agent`` grant: all a worker needs to register."""
-    import datetime as dt
-
     from livekit import api
-
-    from voice_agent_cli.rooms.tokens import _short_secret_allowed
 
     with _short_secret_allowed(api_secret):
         return (

@@ -40,6 +40,9 @@ from typing import TYPE_CHECKING, Literal
 
 from voice_agent_cli import __version__
 from voice_agent_cli.errors import EXIT_INTERRUPTED, EXIT_OK, RoomAuthError, RoomUnavailable
+from voice_agent_cli.masking import mask_url
+from voice_agent_cli.observe import redaction
+from voice_agent_cli.observe.redaction import redact
 from voice_agent_cli.rooms.backoff import ReconnectPolicy
 from voice_agent_cli.rooms.worker import protocol
 from voice_agent_cli.rooms.worker.events import (
@@ -113,7 +116,6 @@ class Worker:
         self._cpu_sampler = CpuLoad() if cpu_load is None else None
         self._cpu: Callable[[], float] = cpu_load or self._cpu_sampler or (lambda: 0.0)
         self._on_event = on_event
-        from voice_agent_cli.observe import redaction
 
         redaction.register_secret(api_secret)  # never in a log line, a job error, an event
         self._participant_name = participant_name
@@ -246,8 +248,6 @@ class Worker:
 
     async def _connect(self, http: aiohttp.ClientSession) -> aiohttp.ClientWebSocketResponse:
         import aiohttp
-
-        from voice_agent_cli.masking import mask_url
 
         where = mask_url(self.url)
         token = protocol.worker_token(self._api_key, self._api_secret)
@@ -472,8 +472,6 @@ class Worker:
             elif job.stop_reason != "terminated":
                 outcome, error = "failed", "stopped: the worker was shut down"
         except Exception as exc:
-            from voice_agent_cli.observe.redaction import redact
-
             outcome = "failed"
             error = redact((str(exc).strip() or type(exc).__name__).splitlines()[0])[:500]
             logger.warning("job %s (room %s) failed: %s", job.id, job.room, error)
