@@ -80,9 +80,18 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ),
 }
 
-#: Third-party libraries `import voice_agent_cli.cli.app` must not load, besides HEAVY:
-#: what every other command loads at its start (settings, screens, tools).
-NOT_FOR_HELP = HEAVY | {"pydantic", "rich", "platformdirs", "anyio", "text_to_num", "psutil"}
+#: Libraries `import voice_agent_cli.cli.app` must not load, besides HEAVY: what every
+#: other command loads at its start (settings, screens, tools), and asyncio (about 30 ms
+#: of the 300 `va --help` may take: the commands import it when they run).
+NOT_FOR_HELP = HEAVY | {
+    "pydantic",
+    "rich",
+    "platformdirs",
+    "anyio",
+    "text_to_num",
+    "psutil",
+    "asyncio",
+}
 
 
 def _relative(path: Path) -> str:

@@ -8,7 +8,6 @@ cache under VA_HOME or a shared Redis) and prints text for people or, with
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -57,6 +56,8 @@ def register(app: typer.Typer) -> None:
 @cache_app.command("stats")
 def stats(json_output: bool = JsonOption, profile: str | None = ProfileOption) -> None:
     """Hits and misses per layer, hit rate, evictions, size and lookup latency."""
+    import asyncio
+
     from voice_agent_cli.buffer import contents
 
     settings = load(profile)
@@ -74,6 +75,8 @@ def list_entries(
     profile: str | None = ProfileOption,
 ) -> None:
     """The pre-buffered replies and the cached replies (most recently used first)."""
+    import asyncio
+
     from voice_agent_cli.buffer import contents
 
     settings = load(profile)
@@ -139,6 +142,8 @@ def clear(
     profile: str | None = ProfileOption,
 ) -> None:
     """Forget every cached reply (pre-buffered replies stay)."""
+    import asyncio
+
     from voice_agent_cli.buffer import contents
 
     settings = load(profile)
@@ -170,6 +175,8 @@ def warm(
     profile: str | None = ProfileOption,
 ) -> None:
     """Fill the cache: ask each question once through the agent and keep the replies."""
+    import asyncio
+
     settings = load(profile, {"llm.provider": llm})
     questions = _read_questions(file)
     summary = asyncio.run(_warm(settings, questions, show_progress=not json_output))
@@ -189,6 +196,8 @@ def export(
     profile: str | None = ProfileOption,
 ) -> None:
     """Everything the buffer holds, as one JSON document (always JSON)."""
+    import asyncio
+
     from voice_agent_cli.buffer import contents
 
     settings = load(profile)

@@ -12,7 +12,6 @@ session store as they end; ``--continue`` resumes the last chat session and
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, AsyncExitStack, nullcontext, suppress
@@ -158,6 +157,8 @@ class ChatSession:
         continue_last: bool = False,
         metrics: Metrics | None = None,
     ) -> None:
+        import asyncio
+
         self.settings = settings
         #: The command's registry: the agent reports into it, the dashboard reads it.
         self.metrics = metrics

@@ -10,7 +10,6 @@ case file; 3 when a dependency (a model, a tool server) is missing.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,6 +74,8 @@ def eval_command(
     log_format: str | None = observability.LogFormatOption,
 ) -> None:
     """Run eval cases and report which passed."""
+    import asyncio
+
     from voice_agent_cli.evals import EvalRunner, load_cases, write_junit
     from voice_agent_cli.observe.command import observe_command
 

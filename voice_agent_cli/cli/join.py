@@ -18,7 +18,6 @@ prints one JSON object per event or turn. See docs/livekit.md.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 import sys
@@ -116,6 +115,8 @@ def join(
     flags: AgentFlags,
 ) -> None:
     """Join a LiveKit room and answer its participants."""
+    import asyncio
+
     from voice_agent_cli.rooms.target import resolve_target
 
     overrides: dict[str, Any] = {
@@ -181,6 +182,8 @@ class JoinRun:
         llm: LLM | None = None,
         metrics: Metrics | None = None,
     ) -> None:
+        import asyncio
+
         self.settings = settings
         #: The command's registry: the agent reports into it, the view reads it.
         self.metrics = metrics
@@ -319,6 +322,8 @@ class JoinRun:
 
     async def _until_stopped(self, work: Awaitable[Any]) -> bool:
         """Run ``work``; False if Ctrl-C/SIGTERM came first (``work`` is then cancelled)."""
+        import asyncio
+
         task = asyncio.ensure_future(work)
         if isinstance(task, asyncio.Task):
             task.set_name("join-step")
@@ -337,6 +342,8 @@ class JoinRun:
 
     def _handle_signals(self) -> Callable[[], None]:
         """Ctrl-C or SIGTERM: leave cleanly; a second one: stop waiting (exit code 130)."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
         main = asyncio.current_task()
 

@@ -12,7 +12,6 @@ down, a key missing): the list is printed all the same.
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 import typer
@@ -52,6 +51,8 @@ def providers(
     profile: str | None = ProfileOption,
 ) -> None:
     """List the providers; exit 3 if one the profile uses is broken or cannot be asked."""
+    import asyncio
+
     from voice_agent_cli.providers import KINDS
     from voice_agent_cli.providers.survey import survey
 

@@ -18,7 +18,6 @@ A server that cannot be reached, or refuses the key, is a one-line error
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +72,8 @@ def serve(
     flags: AgentFlags,
 ) -> None:
     """Register with LiveKit as an agent worker and serve the rooms it dispatches."""
+    import asyncio
+
     from voice_agent_cli.rooms.credentials import resolve_credentials
 
     overrides: dict[str, Any] = {

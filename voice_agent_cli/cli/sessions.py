@@ -10,7 +10,6 @@ drives it and prints.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -206,6 +205,8 @@ def _with_store(
     settings: Settings, work: Callable[[SessionStore], Awaitable[T]]
 ) -> tuple[dict[str, str], T]:
     """Run ``work`` on the profile's store; also say which store it was."""
+
+    import asyncio
 
     async def run() -> tuple[dict[str, str], T]:
         async with _opened(settings) as store:

@@ -12,7 +12,6 @@ and ``--session ID`` any one (``va chat --session ID`` can go on with it too).
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from contextlib import AsyncExitStack
 from dataclasses import replace
@@ -33,6 +32,8 @@ from voice_agent_cli.cli.common import (
 )
 
 if TYPE_CHECKING:
+    import asyncio
+
     from voice_agent_cli.config import Profile, Settings
     from voice_agent_cli.observe.metrics import Metrics
     from voice_agent_cli.sessions.recorder import SessionBook, SessionRecorder
@@ -105,6 +106,8 @@ def talk(
     flags: AgentFlags,
 ) -> None:
     """Talk with the agent (voice loop)."""
+    import asyncio
+
     check_one_session(continue_last, session_id)
     if list_devices:
         _list_devices(json_output)
@@ -207,6 +210,8 @@ class TalkRun:
         self._xrun_counter: XrunCounter | None = None
 
     async def main(self, *, realtime: bool = False) -> None:
+        import asyncio
+
         from voice_agent_cli.compose.agent import open_agent
         from voice_agent_cli.observe import metrics
         from voice_agent_cli.sessions.recorder import open_session_book
@@ -365,6 +370,8 @@ async def _warm_buffered_replies(
     tts: TextToSpeech, profile: Profile, loading: asyncio.Task[float]
 ) -> None:
     """Synthesise the profile's fixed pre-buffered replies once the models are loaded."""
+    import asyncio
+
     from voice_agent_cli.speech.build import warm_buffered_replies
 
     await asyncio.gather(loading, return_exceptions=True)  # one load of the voice, not two
@@ -378,5 +385,7 @@ def _say_ready(loading: asyncio.Task[float], view: TalkView) -> None:
 
 
 async def _cancel(task: asyncio.Task[Any]) -> None:
+    import asyncio
+
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)

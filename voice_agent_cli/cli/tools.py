@@ -11,7 +11,6 @@ server could not be started or reached (``health``: any server is not up).
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +48,8 @@ def register(app: typer.Typer) -> None:
 @tools_app.command("list")
 def list_tools(json_output: bool = JsonOption, profile: str | None = ProfileOption) -> None:
     """Every tool of every server: server, tool, description, parameters."""
+    import asyncio
+
     settings = load(profile)
     tools, statuses = asyncio.run(_discover(settings, probe=False))
     _warn_down(statuses)
@@ -72,6 +73,8 @@ def call(
     profile: str | None = ProfileOption,
 ) -> None:
     """Call one tool and print its result (exit code 1 if the tool reports an error)."""
+    import asyncio
+
     from voice_agent_cli.tools.names import QualifiedName
 
     parsed = parse_arguments(arguments)
@@ -100,6 +103,8 @@ def call(
 @tools_app.command("health")
 def health(json_output: bool = JsonOption, profile: str | None = ProfileOption) -> None:
     """The state of each server: up, degraded, down or circuit open (exit code 3 if not all up)."""
+    import asyncio
+
     from voice_agent_cli.tools.health import HealthState
 
     settings = load(profile)
