@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -141,9 +142,15 @@ def test_the_repl_on_a_terminal(tmp_path: Path) -> None:
     assert "Remember the number 42" in history.read_text()
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_a_reply_and_the_repl_goes_on() -> None:
-    child = pexpect.spawn(VA, ["chat"], encoding="utf-8", timeout=60)
+    # A suite started in the background of a script inherits SIGINT ignored, and so
+    # would va: a terminal's Ctrl-C reaches it only with the default disposition back.
+    child = pexpect.spawn(VA, ["chat"], encoding="utf-8", timeout=60, preexec_fn=_default_sigint)
     try:
         child.expect("you> ")
         child.sendline("Write a very long story about a lighthouse keeper, in detail.")
