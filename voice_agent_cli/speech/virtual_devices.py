@@ -207,6 +207,9 @@ class VirtualAudio:
             env={**os.environ, **self.environment()},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Started from a script's background job, va runs with SIGINT ignored, and
+            # parec would inherit that and never hear the SIGINT that ends it below.
+            preexec_fn=_default_sigint,
         )
         try:
             yield wav
@@ -340,6 +343,11 @@ def _alive(pid: int) -> bool:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         return fields[0] != "Z"
     return True
+
+
+def _default_sigint() -> None:
+    """In a child before it runs: SIGINT back to its default (it may have been ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _end(process: subprocess.Popen[bytes]) -> None:
