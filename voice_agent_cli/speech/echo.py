@@ -67,11 +67,6 @@ class EchoCanceller:
         latency = sink.output_latency + float(getattr(source, "latency", 0.0))
         return cls(delay_ms=round(latency * 1000) + 10 if latency else 40)
 
-    def set_delay(self, delay_ms: int) -> None:
-        """Speaker-to-microphone delay of the device pair (output + input latency)."""
-        if self.echo_cancellation:
-            self._apm.set_stream_delay_ms(max(0, int(delay_ms)))
-
     def reference(self, samples: Samples, sample_rate: int) -> None:
         """Audio the speaker just played (a :data:`~voice_agent_cli.speech.io.PlayedListener`)."""
         with self._far_lock:
