@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from voice_agent_cli.speech.turn_detector import QwenTurnDetector, normalized
+from voice_agent_cli.speech.turn_detector import QwenTurnDetector, closing_tokens, normalized
 
 #: First halves people pause after, and the whole questions (va bench voice's false cuts).
 HALVES = [
     ("Can you tell me?", "Can you tell me what time it is in Tokyo?"),
     ("What is the capital of?", "What is the capital of Australia?"),
-    ("How far is it from London?", "How far is it from London to Paris?"),
+    ("How far is it from London to?", "How far is it from London to Paris?"),
     ("So what do you think about", "So what do you think about the new plan?"),
 ]
 
@@ -56,3 +57,55 @@ async def test_without_a_model_there_is_no_score_and_no_error(tmp_path: Path) ->
 
 async def test_no_words_no_score(detector: QwenTurnDetector) -> None:
     assert await detector.end_probability(" ... ") is None
+
+
+class Vocabulary:
+    """A model's tokenizer as closing_tokens sees it: counts the tokens it detokenizes."""
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.pieces = pieces
+        self.detokenized = 0
+
+    def n_vocab(self) -> int:
+        return len(self.pieces)
+
+    def detokenize(self, tokens: list[int]) -> bytes:
+        self.detokenized += len(tokens)
+        return b"".join(self.pieces[token] for token in tokens)
+
+
+PIECES = [b"Hello", b" world", b".", b" ?", b"...", b"!\n", b" the", b"\n"]
+
+
+@pytest.fixture
+def gguf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("VA_MODELS_DIR", str(tmp_path / "store"))
+    model = tmp_path / "tiny.gguf"
+    model.write_bytes(b"GGUF" + bytes(60))
+    return model
+
+
+def test_closing_tokens_are_found_once_per_machine(gguf: Path) -> None:
+    first = Vocabulary(PIECES)
+    assert closing_tokens(first, gguf).tolist() == [2, 3, 5, 7]
+    assert first.detokenized == len(PIECES)
+    again = Vocabulary(PIECES)  # another process: the ids come from the store
+    assert closing_tokens(again, gguf).tolist() == [2, 3, 5, 7]
+    assert again.detokenized == 0
+
+
+def test_a_torn_or_foreign_kept_file_is_scanned_again(gguf: Path) -> None:
+    closing_tokens(Vocabulary(PIECES), gguf)
+    [kept] = (gguf.parent / "store" / "closing-tokens").iterdir()
+    foreign = kept.with_name("foreign.npy")
+    np.save(foreign, np.array([3, 99]))  # ids beyond this vocabulary
+    for damage in (b"", b"\x93NUMPY torn", foreign.read_bytes()):
+        kept.write_bytes(damage)
+        vocabulary = Vocabulary(PIECES)
+        assert closing_tokens(vocabulary, gguf).tolist() == [2, 3, 5, 7]
+        assert vocabulary.detokenized == len(PIECES)
+
+
+def test_a_store_that_cannot_be_written_only_costs_a_scan(gguf: Path) -> None:
+    (gguf.parent / "store").write_text("a file where the directory would go")
+    assert closing_tokens(Vocabulary(PIECES), gguf).tolist() == [2, 3, 5, 7]

@@ -35,16 +35,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from voice_agent_cli.errors import VAError
 from voice_agent_cli.llm.catalogue import QWEN_CODER_05B, resolve_model
 from voice_agent_cli.llm.local import load_model
+from voice_agent_cli.paths import ensure_dir, models_dir
 from voice_agent_cli.speech.engine_imports import import_engine_modules
 
 if TYPE_CHECKING:
@@ -92,8 +94,13 @@ class _ScoringModel:
         llm = self.llm = self.loaded.llama
         self.n_vocab = llm.n_vocab()
         end_of_message = llm.tokenize(b"<|im_end|>", add_bos=False, special=True)
-        closing = [token for token in range(self.n_vocab) if _closes(llm.detokenize([token]))]
-        self.closing = np.array(sorted({*closing, *end_of_message}), dtype=np.int64)
+        closing = closing_tokens(llm, model.path())
+        self.closing = np.array(sorted({*closing.tolist(), *end_of_message}), dtype=np.int64)
+        # The first score costs ~4x a later one (the prompt's head, llama.cpp's buffers):
+        # evaluate the head here, while loading, not at the user's first pause. Every
+        # score then evaluates just the words over the same cached head.
+        with self.loaded.lock:
+            self._evaluate(self.tokens("", ""))
 
     def tokens(self, text: str, before: str) -> list[int]:
         head = f"<|im_start|>system\n{_SYSTEM}<|im_end|>\n"
@@ -123,6 +130,42 @@ class _ScoringModel:
             shared += 1
         llm.n_tokens = shared
         llm.eval(tokens[shared:])
+
+
+def closing_tokens(llm: Any, gguf: Path) -> np.ndarray:
+    """Ids of the tokens of ``llm`` that close a sentence, found once per machine.
+
+    Finding them means detokenizing all ~150,000 tokens in Python, about 0.35 s
+    on 2 cores that hold the interpreter lock while the user speaks their first
+    words (the model loads then): so the ids are kept in the model store, keyed
+    by the model file's name and size. A store that cannot be written (read-only,
+    a full disk) only means scanning again next time.
+    """
+    kept = models_dir() / "closing-tokens" / f"{gguf.stem}-{gguf.stat().st_size}.npy"
+    try:
+        found: np.ndarray = np.load(kept, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        pass  # not kept yet, or a torn or foreign file: scan again
+    else:
+        if found.ndim == 1 and found.dtype == np.int64 and _are_tokens(found, llm.n_vocab()):
+            return found
+    found = np.array(
+        [token for token in range(llm.n_vocab()) if _closes(llm.detokenize([token]))],
+        dtype=np.int64,
+    )
+    try:
+        ensure_dir(kept.parent)
+        partial = kept.with_name(f"{kept.name}.{os.getpid()}.tmp")
+        with partial.open("wb") as file:
+            np.save(file, found, allow_pickle=False)
+        partial.replace(kept)  # whole or not at all, if two processes race
+    except OSError as exc:
+        _logger.debug("could not keep the closing tokens in %s: %s", kept, exc)
+    return found
+
+
+def _are_tokens(ids: np.ndarray, n_vocab: int) -> bool:
+    return bool(len(ids)) and int(ids.min()) >= 0 and int(ids.max()) < n_vocab
 
 
 def _closes(piece: bytes) -> bool:
