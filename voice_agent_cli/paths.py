@@ -11,6 +11,7 @@ PyPI packages carry.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,6 +79,22 @@ def private_file(path: Path) -> Path:
     finally:
         os.close(descriptor)
     return path
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all: a private sibling, then a rename.
+
+    A reader, or a second process writing the same file, sees the old file or
+    the new one, never half of one. Raises :class:`OSError` (the sibling is gone then).
+    """
+    descriptor, sibling = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        os.replace(sibling, path)
+    except BaseException:
+        Path(sibling).unlink(missing_ok=True)
+        raise
 
 
 def open_private(path: Path, mode: str = "a", encoding: str = "utf-8") -> TextIO:

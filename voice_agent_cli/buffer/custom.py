@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from typing import Any
 from voice_agent_cli.buffer.normalize import normalize
 from voice_agent_cli.buffer.prebuffered import PrebufferedEntry
 from voice_agent_cli.errors import CacheError, UsageError
-from voice_agent_cli.paths import ensure_dir, exclusive_lock, va_home
+from voice_agent_cli.paths import ensure_dir, exclusive_lock, va_home, write_atomically
 
 logger = logging.getLogger("va.buffer")
 
@@ -143,14 +141,10 @@ class CustomResponses:
 
     def _write(self, items: list[dict[str, Any]]) -> None:
         data = {"version": FORMAT_VERSION, "responses": items}
+        text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
         try:
             ensure_dir(self.path.parent)
-            # Write a sibling then rename: a reader sees the old file or the new one.
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".custom-", suffix=".json")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, ensure_ascii=False, indent=2)
-                handle.write("\n")
-            os.replace(tmp, self.path)
+            write_atomically(self.path, text.encode("utf-8"))
         except OSError as exc:
             raise CacheError(f"{self.path}: cannot save custom replies: {exc.strerror}") from None
 

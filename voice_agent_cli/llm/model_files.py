@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voice_agent_cli.errors import ModelUnavailable
-from voice_agent_cli.paths import ensure_dir, exclusive_lock, models_dir
+from voice_agent_cli.paths import ensure_dir, exclusive_lock, models_dir, write_atomically
 
 #: ``progress(done_bytes, total_bytes)``, called while a model file is assembled.
 ProgressCallback = Callable[[int, int], None]
@@ -164,10 +164,7 @@ def _hash(path: Path) -> str:
 
 
 def _write_record(target: Path, sha256: str) -> None:
-    record = _record_path(target)
-    tmp = record.with_name(record.name + ".tmp")
-    tmp.write_text(json.dumps(_fingerprint(target, sha256)), encoding="utf-8")
-    os.replace(tmp, record)
+    write_atomically(_record_path(target), json.dumps(_fingerprint(target, sha256)).encode())
 
 
 def _store_error(exc: OSError) -> ModelUnavailable:

@@ -34,8 +34,8 @@ falls back on the punctuation rules.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
-import os
 import re
 import threading
 from pathlib import Path
@@ -46,7 +46,7 @@ import numpy as np
 from voice_agent_cli.errors import VAError
 from voice_agent_cli.llm.catalogue import QWEN_CODER_05B, resolve_model
 from voice_agent_cli.llm.local import load_model
-from voice_agent_cli.paths import ensure_dir, models_dir
+from voice_agent_cli.paths import ensure_dir, models_dir, write_atomically
 from voice_agent_cli.speech.engine_imports import import_engine_modules
 
 if TYPE_CHECKING:
@@ -153,12 +153,10 @@ def closing_tokens(llm: Any, gguf: Path) -> np.ndarray:
         [token for token in range(llm.n_vocab()) if _closes(llm.detokenize([token]))],
         dtype=np.int64,
     )
+    saved = io.BytesIO()
+    np.save(saved, found, allow_pickle=False)
     try:
-        ensure_dir(kept.parent)
-        partial = kept.with_name(f"{kept.name}.{os.getpid()}.tmp")
-        with partial.open("wb") as file:
-            np.save(file, found, allow_pickle=False)
-        partial.replace(kept)  # whole or not at all, if two processes race
+        write_atomically(ensure_dir(kept.parent) / kept.name, saved.getvalue())
     except OSError as exc:
         _logger.debug("could not keep the closing tokens in %s: %s", kept, exc)
     return found
