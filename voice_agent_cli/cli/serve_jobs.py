@@ -19,6 +19,7 @@ history never reaches another's LLM requests.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
@@ -48,8 +49,6 @@ class SharedEngines:
     """The agent and speech engines every job of one worker shares, loaded once, when needed."""
 
     def __init__(self, settings: Settings, *, llm: LLM | None = None) -> None:
-        import asyncio
-
         self.settings = settings
         self.llm = llm
         self._lock = asyncio.Lock()
@@ -157,8 +156,6 @@ class RoomJobs:
         self.room_factory = room_factory
 
     async def __call__(self, job: Job, url: str, token: str) -> None:
-        import asyncio
-
         from voice_agent_cli.rooms.target import RoomTarget
 
         target = RoomTarget(
@@ -200,8 +197,6 @@ class RoomJobs:
         return current
 
     async def _stop_when_asked(self, job: Job, run: JobRun, room_agent: RoomAgent) -> None:
-        import asyncio
-
         reason = await job.wait_stop()
         if reason == "draining" and _busy(room_agent):
             # Each voice event may end a turn: look again then. The worker cancels

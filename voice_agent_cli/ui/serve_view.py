@@ -25,7 +25,6 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from voice_agent_cli.rooms.events import event_json as room_json
 from voice_agent_cli.rooms.worker.events import (
     Draining,
     JobEnded,
@@ -43,7 +42,6 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
     from voice_agent_cli.observe.metrics import Metrics
-    from voice_agent_cli.rooms.events import RoomEvent
 
 #: Jobs that ended stay in the view this long, so a failure can be read.
 ENDED_VISIBLE_S = 60.0
@@ -206,8 +204,3 @@ _STATUS_STYLE = {
     "stopped": "dim",
 }
 _JOB_STYLE = {"in room": "green", "joining": "yellow", "success": "dim", "failed": "red"}
-
-
-def room_event_json(event: RoomEvent) -> dict[str, Any] | None:
-    """A room event as ``va join --json`` prints it (None: not shown)."""
-    return room_json(event)

@@ -42,7 +42,6 @@ from voice_agent_cli import __version__
 from voice_agent_cli.errors import EXIT_INTERRUPTED, EXIT_OK, RoomAuthError, RoomUnavailable
 from voice_agent_cli.masking import mask_url
 from voice_agent_cli.observe import redaction
-from voice_agent_cli.observe.redaction import redact
 from voice_agent_cli.rooms.backoff import ReconnectPolicy
 from voice_agent_cli.rooms.worker import protocol
 from voice_agent_cli.rooms.worker.events import (
@@ -473,7 +472,7 @@ class Worker:
                 outcome, error = "failed", "stopped: the worker was shut down"
         except Exception as exc:
             outcome = "failed"
-            error = redact((str(exc).strip() or type(exc).__name__).splitlines()[0])[:500]
+            error = redaction.redact((str(exc).strip() or type(exc).__name__).splitlines()[0])[:500]
             logger.warning("job %s (room %s) failed: %s", job.id, job.room, error)
         finally:
             running = self._jobs.pop(job.id, None)
