@@ -27,7 +27,13 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
 from voice_agent_cli.cli.join import Engines, JoinRun, RoomView
+from voice_agent_cli.compose.agent import open_agent
 from voice_agent_cli.errors import RoomAuthError
+from voice_agent_cli.rooms.events import event_json
+from voice_agent_cli.rooms.sdk import AGENT_STATE_ATTRIBUTE
+from voice_agent_cli.rooms.target import RoomTarget
+from voice_agent_cli.rooms.tokens import inspect_token, mint_token
+from voice_agent_cli.speech.build import build_engines, load_models, turn_detector
 
 if TYPE_CHECKING:
     from voice_agent_cli.config import Settings
@@ -73,9 +79,6 @@ class SharedEngines:
             return self._engines
 
     async def _load(self) -> Engines:
-        from voice_agent_cli.compose.agent import open_agent
-        from voice_agent_cli.speech.build import build_engines, load_models, turn_detector
-
         stt, tts = build_engines(self.settings.profile)
         self._stack.push_async_callback(stt.aclose)
         self._stack.push_async_callback(tts.aclose)
@@ -99,8 +102,6 @@ class JobView:
         self.sink = sink
 
     def show(self, event: RoomEvent) -> None:
-        from voice_agent_cli.rooms.events import event_json
-
         data = event_json(event)
         if data is not None:
             self.sink(self.job_id, data)
@@ -156,8 +157,6 @@ class RoomJobs:
         self.room_factory = room_factory
 
     async def __call__(self, job: Job, url: str, token: str) -> None:
-        from voice_agent_cli.rooms.target import RoomTarget
-
         target = RoomTarget(
             url, job.room, job.identity, job.name, self._tokens(job, token), minted=False
         )
@@ -175,8 +174,6 @@ class RoomJobs:
 
     def _tokens(self, job: Job, token: str) -> Callable[[], str]:
         """The server's token while it is valid; then one signed alike (it lasts an hour)."""
-        from voice_agent_cli.rooms.sdk import AGENT_STATE_ATTRIBUTE
-        from voice_agent_cli.rooms.tokens import inspect_token, mint_token
 
         def current() -> str:
             try:
