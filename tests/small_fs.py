@@ -1,8 +1,9 @@
 """A real, tiny file system for full-disk tests: a tmpfs mounted for the test.
 
 Mounting needs root (CI and the development machines run as root); elsewhere
-the tests that need it are skipped with the reason. ``/dev/full`` gives the
-same ENOSPC from the kernel without a mount, for single files.
+the tests that need it are skipped with the reason, and fail in CI
+(tests/environment.py). ``/dev/full`` gives the same ENOSPC from the kernel
+without a mount, for single files.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-import pytest
+from tests.environment import missing
 
 
 @contextmanager
@@ -27,7 +28,7 @@ def small_filesystem(where: Path, size_kb: int = 1024) -> Iterator[Path]:
         check=False,
     )
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.strip()}")
+        missing(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.strip()}")
     try:
         yield where
     finally:

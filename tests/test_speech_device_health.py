@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.environment import missing
 from tests.speech_fixtures import silence, timeline, tone, write
 from voice_agent_cli.bench._voice_device import acoustic_e2e
 from voice_agent_cli.observe import metrics
@@ -39,10 +40,11 @@ def test_native_noise_on_fd_2_goes_to_the_log_and_the_rest_gets_through(
     assert any("underrun occurred" in message for message in logged)
 
 
-@pytest.mark.skipif(ctypes.util.find_library("asound") is None, reason="needs libasound2")
 def test_alsa_errors_are_logged_not_printed(
     capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
+    if ctypes.util.find_library("asound") is None:
+        missing("needs libasound2 (installed with libportaudio2)")
     caplog.set_level(logging.DEBUG, logger="va.audio")
     assert silence_alsa()
     alsa = ctypes.CDLL(ctypes.util.find_library("asound"))
