@@ -14,7 +14,7 @@ from voice_agent_cli.providers.registry import checked
 from voice_agent_cli.section import Section
 
 #: Gemini's default: the fastest current model, which thinks minimally by default.
-#: (gemini-2.0-flash and the 2.5 family are shut down.)
+#: (Retired models answer 404: va says so and names these current ones.)
 DEFAULT_GEMINI_MODEL = "gemini-3.5-flash-lite"
 #: The current Gemini models suited to voice, and the aliases that follow the newest
 #: (what ``va providers`` lists; any other name the API serves works too).
